@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+// REG: the Refined Generalized Focal Loss on GPUs through OpenCL, with a float64 CPU reference.
+import PackageDescription
+
+let package = Package(
+    name: "REG",
+    products: [
+        .library(name: "REG", targets: ["REG"]),
+        .executable(name: "reg", targets: ["reg"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // Command-line tool.
+        .executableTarget(
+            name: "reg",
+            dependencies: [
+                "REG", "REGNumPy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Operations (OpenCL routine + float64 CPU reference each), loss assembly, engine.
+        .target(
+            name: "REG",
+            dependencies: ["REGRuntime", "REGKernels", .product(name: "Logging", package: "swift-log")]
+        ),
+        // .npy reading and writing.
+        .target(name: "REGNumPy"),
+        // Swift owners over OpenCL: platforms, devices, contexts, queues, programs, buffers.
+        .target(name: "REGRuntime", dependencies: ["COpenCL"]),
+        // Kernel sources from Kernels/*.cl, embedded at build time with C23 #embed.
+        .target(name: "REGKernels"),
+        // OpenCL entry points loaded at run time with dlopen, plus error-code names.
+        .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
+        .testTarget(name: "REGTests", dependencies: ["REG", "REGNumPy", "REGRuntime"]),
+    ]
+)

@@ -1,0 +1,160 @@
+import Foundation
+import Logging
+import REGRuntime
+
+/// Where REG computes, and the policy for when the device fails.
+///
+/// An engine owns one OpenCL device (context, queue, built programs, the routines of each
+/// operation) or the float64 CPU reference. Every operation has both implementations with the
+/// same signature; the engine runs the device one and, when the device fails, falls back to the
+/// reference with one logged warning, so that nothing the caller asked for is lost.
+///
+/// Thread-safe: calls are serialised by a lock (routines own `cl_kernel`s, whose arguments are
+/// not thread-safe to set).
+public final class Engine: @unchecked Sendable {
+    public enum Backend: CustomStringConvertible {
+        case openCL(DeviceContext)
+        case reference
+
+        public var description: String {
+            switch self {
+            case .openCL(let context): "OpenCL: \(context.device)"
+            case .reference: "CPU reference (float64)"
+            }
+        }
+    }
+
+    /// What happens when the OpenCL device fails to build or run a kernel.
+    public enum FallbackPolicy: Sendable {
+        /// Log one warning and compute on the CPU reference (the default).
+        case toReference
+        /// Throw the `OpenCLError` (used by `reg check` and tests, which must measure the device).
+        case throwError
+    }
+
+    /// Tuning that reaches the routines: extra program build options and the work-group size.
+    public struct Configuration: Sendable {
+        /// Appended to every program's build options (e.g. "-cl-mad-enable").
+        public var buildOptions: String
+        /// Work-group size for the 1-D kernels; nil picks 256, clamped to what each kernel allows.
+        public var workGroupSize: Int?
+
+        public init(buildOptions: String = "", workGroupSize: Int? = nil) {
+            self.buildOptions = buildOptions
+            self.workGroupSize = workGroupSize
+        }
+    }
+
+    public let request: DeviceRequest
+    public let fallback: FallbackPolicy
+    public let configuration: Configuration
+    let logger: Logger
+    private let lock = NSLock()
+    private var state: Backend
+    private var routines: [ObjectIdentifier: AnyObject] = [:]
+    /// Routines whose programs failed to build on this device: they run on the reference.
+    private var unbuildable: Set<ObjectIdentifier> = []
+
+    /// Chooses a device: `device` if given, else `REG_DEVICE` from `environment`, else `auto`.
+    /// Throws `DeviceSelectionError` when an explicit index or name matches no device.
+    public init(device: DeviceRequest? = nil,
+                fallback: FallbackPolicy = .toReference,
+                configuration: Configuration = Configuration(),
+                logger: Logger = Logger(label: "reg"),
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let request = DeviceRequest.resolve(device, environment: environment)
+        self.request = request
+        self.fallback = fallback
+        self.configuration = configuration
+        self.logger = logger
+        state = .reference
+        if request == .reference { return }
+
+        let devices: [Device]
+        do {
+            devices = try Device.all()
+        } catch {
+            try fail(error, "listing OpenCL devices failed")
+            return
+        }
+        guard let chosen = try request.select(from: devices) else {
+            // Only `auto` gets here (explicit requests throw when nothing matches).
+            let why = OpenCLLibrary.loadFailure ?? "no OpenCL platform or device was found"
+            logger.warning("REG uses the CPU reference: \(why)")
+            return
+        }
+        do {
+            state = .openCL(try DeviceContext(device: chosen))
+        } catch {
+            try fail(error, "setting up \(chosen) failed")
+        }
+    }
+
+    /// The backend in use now (it becomes `.reference` after a device failure).
+    public var backend: Backend { lock.withLock { state } }
+
+    /// The OpenCL device in use, or nil on the CPU reference.
+    public var device: Device? {
+        if case .openCL(let context) = backend { return context.device }
+        return nil
+    }
+
+    /// Runs `operation` on the device through routine `R`, or on the CPU reference.
+    ///
+    /// `InvalidArgument` from either side is rethrown as is: bad input is the caller's, not the
+    /// device's. An `OpenCLError` triggers the fallback policy: a build failure moves this
+    /// operation to the reference; any other failure moves the whole engine there.
+    func run<R: DeviceRoutine, Result>(_ operation: String,
+                                       on routine: R.Type,
+                                       device: (R) throws -> Result,
+                                       reference: () throws -> Result) throws -> Result {
+        try lock.withLock {
+            let key = ObjectIdentifier(routine)
+            if case .openCL(let context) = state, !unbuildable.contains(key) {
+                do {
+                    let instance: R
+                    if let cached = routines[key] as? R {
+                        instance = cached
+                    } else {
+                        do {
+                            instance = try R(context: context, configuration: configuration)
+                        } catch {
+                            unbuildable.insert(key)
+                            throw error
+                        }
+                        routines[key] = instance
+                    }
+                    return try device(instance)
+                } catch let error as OpenCLError {
+                    guard fallback == .toReference else { throw error }
+                    if unbuildable.contains(key) {
+                        logger.warning("\(operation): kernels do not build on \(context.device); this operation uses the CPU reference from now on. \(error)")
+                    } else {
+                        logger.warning("\(operation) failed on \(context.device); REG uses the CPU reference from now on. \(error)")
+                        state = .reference
+                        routines.removeAll()
+                    }
+                }
+            }
+            return try reference()
+        }
+    }
+
+    private func fail(_ error: any Error, _ what: String) throws {
+        guard fallback == .toReference else { throw error }
+        logger.warning("REG uses the CPU reference: \(what): \(error)")
+    }
+}
+
+/// The OpenCL side of one operation: builds its program once per engine and launches its kernels.
+protocol DeviceRoutine: AnyObject {
+    init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError)
+}
+
+extension Engine.Configuration {
+    /// The 1-D work-group size for `kernel`: the configured size (default 256), clamped to what
+    /// the kernel allows on its device.
+    func workGroupSize(for kernel: Kernel) throws(OpenCLError) -> Int {
+        max(1, min(workGroupSize ?? 256, try kernel.maxWorkGroupSize))
+    }
+}

@@ -1,0 +1,35 @@
+import REGRuntime
+
+/// The OpenCL routine of the refinement: Kernels/refinement.cl, one grid-stride launch.
+final class RefinementRoutine: DeviceRoutine {
+    private let context: DeviceContext
+    private let kernel: Kernel
+    private let workGroupSize: Int
+
+    init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
+        self.context = context
+        let program = try context.program(source: KernelSources.program("refinement"),
+                                          options: configuration.buildOptions)
+        kernel = try program.kernel("refine")
+        workGroupSize = try configuration.workGroupSize(for: kernel)
+    }
+
+    func refine(distances: [Float], _ refinement: Refinement) throws -> [Float] {
+        guard !distances.isEmpty else { return [] }
+        let input = try Buffer(context: context, copying: distances)
+        let output = try Buffer<Float>(context: context, count: distances.count)
+        let nanFound = try Buffer<Int32>(context: context, copying: [0])
+        try kernel.setArgument(0, input)
+        try kernel.setArgument(1, output)
+        try kernel.setArgument(2, value: UInt64(distances.count))
+        try kernel.setArgument(3, value: refinement.beta)
+        try kernel.setArgument(4, value: refinement.delta)
+        try kernel.setArgument(5, nanFound)
+        try kernel.launch(global: [LaunchShape.gridStride(count: distances.count, workGroupSize: workGroupSize)],
+                          local: [workGroupSize])
+        if try nanFound.read()[0] != 0, let i = distances.firstIndex(where: \.isNaN) {
+            throw InvalidArgument("distances", index: [i], "is NaN")
+        }
+        return try output.read()
+    }
+}

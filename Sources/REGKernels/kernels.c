@@ -1,0 +1,25 @@
+// Embeds Kernels/*.cl with C23 #embed. Add one array and one table row per kernel file.
+#include "REGKernels.h"
+
+// #embed is C23; clang accepts it in every C mode, so no -std flag (unsafe for dependents) is needed.
+#pragma clang diagnostic ignored "-Wc23-extensions"
+
+// Shared device helpers (numerically stable sigmoid and softplus), prepended to every program.
+static const char common_cl[] = {
+#embed "../../Kernels/common.cl"
+    , 0};
+static const char refinement_cl[] = {
+#embed "../../Kernels/refinement.cl"
+    , 0};
+
+#define REG_KERNEL_FILE(name, array) {name, array, sizeof(array) - 1}
+
+static const reg_kernel_file files[] = {
+    REG_KERNEL_FILE("common", common_cl),
+    REG_KERNEL_FILE("refinement", refinement_cl),
+};
+
+const reg_kernel_file *reg_kernel_files(size_t *count) {
+    *count = sizeof files / sizeof files[0];
+    return files;
+}

@@ -1,0 +1,1 @@
+// .npy reading and writing: filled in by the `reg` command issue.
