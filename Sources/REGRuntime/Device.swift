@@ -29,7 +29,17 @@ public struct Device: @unchecked Sendable, CustomStringConvertible {
 
     /// Every device of every platform, in platform order then device order. Empty when there is no
     /// loader, no platform (CL_PLATFORM_NOT_FOUND_KHR), or no device.
+    ///
+    /// Enumerated once per process: ICD loaders initialise their vendor list on first use and some
+    /// are not safe to initialise from several threads at once (PoCL was seen to report no platform
+    /// to a concurrent caller), and the set of devices does not change while a process runs.
     public static func all() throws(OpenCLError) -> [Device] {
+        try enumerated.get()
+    }
+
+    private static let enumerated = Result { () throws(OpenCLError) -> [Device] in try enumerate() }
+
+    private static func enumerate() throws(OpenCLError) -> [Device] {
         guard OpenCLLibrary.isLoaded else { return [] }
         var count: cl_uint = 0
         let status = regclGetPlatformIDs(0, nil, &count)

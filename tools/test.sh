@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The README's test command: set-up, then every test (CPU reference vs OpenCL on PoCL, gradient
+# checks, edge cases, fallback, the command-line tool end to end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+tools/setup.sh
+# PoCL compiles each kernel on first use and caches it; keep that cache inside the build folder.
+export POCL_CACHE_DIR="${POCL_CACHE_DIR:-$PWD/.build/pocl-cache}"
+swift build --build-tests
+swift test --skip-build "$@"
