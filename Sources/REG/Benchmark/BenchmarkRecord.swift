@@ -1,0 +1,58 @@
+/// One benchmark figure: an operation at one size on one backend.
+///
+/// `bytes` is what the operation must move at the least (each input read once, each output
+/// written once), as stated by the operation's benchmark; GB/s = bytes / median time, so the figure
+/// can be held against the device's measured copy bandwidth.
+public struct BenchmarkRecord: Codable, Sendable {
+    public let operation: String
+    /// "OpenCL: <device>" or "CPU reference".
+    public let backend: String
+    /// Human-readable size, e.g. "2^20 elements" or "8×512×512, C=5".
+    public let size: String
+    /// Work units (elements, pixel-maps) per run.
+    public let elements: Int
+    public let bytes: Int
+    /// Median seconds per run. On OpenCL: kernel time from profiling events (data already on the
+    /// device); on the CPU reference: wall time.
+    public let medianSeconds: Double
+    /// Median wall seconds per run including host↔device transfers (equals medianSeconds on the CPU).
+    public let medianWallSeconds: Double
+    public let repeats: Int
+
+    public init(operation: String, backend: String, size: String, elements: Int, bytes: Int,
+                medianSeconds: Double, medianWallSeconds: Double, repeats: Int) {
+        self.operation = operation
+        self.backend = backend
+        self.size = size
+        self.elements = elements
+        self.bytes = bytes
+        self.medianSeconds = medianSeconds
+        self.medianWallSeconds = medianWallSeconds
+        self.repeats = repeats
+    }
+
+    public var elementsPerSecond: Double { Double(elements) / medianSeconds }
+    public var gigabytesPerSecond: Double { Double(bytes) / medianSeconds / 1e9 }
+}
+
+/// Repeats a measurement after warm-up runs and reports the median.
+public enum Stopwatch {
+    /// Runs `body` `warmup` times untimed, then `repeats` times; returns the median of what `body`
+    /// returns (seconds it measured itself, e.g. from profiling events).
+    public static func median(warmup: Int = 2, repeats: Int, _ body: () throws -> Double) rethrows -> Double {
+        for _ in 0..<warmup { _ = try body() }
+        var samples: [Double] = []
+        for _ in 0..<max(repeats, 1) { samples.append(try body()) }
+        samples.sort()
+        let n = samples.count
+        return n % 2 == 1 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2
+    }
+
+    /// Wall-clock seconds taken by `body`.
+    public static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = ContinuousClock.now
+        try body()
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+}
