@@ -4,7 +4,8 @@ import COpenCL
 public final class Buffer<Element: BitwiseCopyable>: @unchecked Sendable {
     let handle: cl_mem
     public let count: Int
-    unowned let context: DeviceContext
+    /// Strong: a buffer keeps its context (and queue) alive for as long as it is used.
+    let context: DeviceContext
 
     public var byteCount: Int { count * MemoryLayout<Element>.stride }
 

@@ -6,11 +6,14 @@ public final class Kernel {
     let handle: cl_kernel
     public let name: String
     let program: Program
+    /// Strong: the program refers to its context weakly (the context caches the program).
+    let context: DeviceContext
 
     init(handle: cl_kernel, name: String, program: Program) {
         self.handle = handle
         self.name = name
         self.program = program
+        self.context = program.context
     }
 
     deinit { _ = regclReleaseKernel(handle) }
@@ -19,7 +22,7 @@ public final class Kernel {
     public var maxWorkGroupSize: Int {
         get throws(OpenCLError) {
             var size = 0
-            try check(regclGetKernelWorkGroupInfo(handle, program.context.device.id,
+            try check(regclGetKernelWorkGroupInfo(handle, context.device.id,
                                                   cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
                                                   MemoryLayout<Int>.size, &size, nil),
                       "clGetKernelWorkGroupInfo(\(name))")
@@ -53,11 +56,11 @@ public final class Kernel {
         let status = global.withUnsafeBufferPointer { g in
             if let local {
                 return local.withUnsafeBufferPointer { l in
-                    regclEnqueueNDRangeKernel(program.context.queue, handle, cl_uint(global.count),
+                    regclEnqueueNDRangeKernel(context.queue, handle, cl_uint(global.count),
                                               g.baseAddress, l.baseAddress, &event)
                 }
             }
-            return regclEnqueueNDRangeKernel(program.context.queue, handle, cl_uint(global.count),
+            return regclEnqueueNDRangeKernel(context.queue, handle, cl_uint(global.count),
                                              g.baseAddress, nil, &event)
         }
         try check(status, "clEnqueueNDRangeKernel(\(name), global: \(global), local: \(local.map { "\($0)" } ?? "auto"))")
