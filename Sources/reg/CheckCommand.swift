@@ -26,6 +26,9 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Check only this operation (\(CheckSuite.entries.map(\.operation).joined(separator: ", "))).")
     var only: String?
 
+    @Option(help: ArgumentHelp("Extra OpenCL program build options, e.g. -cl-fast-relaxed-math, to see whether the results stay within tolerance.", valueName: "options"))
+    var buildOptions = ""
+
     func validate() throws {
         guard cases >= 1 else { throw ValidationError("--cases must be at least 1, got \(cases)") }
         if let only, !CheckSuite.entries.contains(where: { $0.operation == only }) {
@@ -35,7 +38,7 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let entries = CheckSuite.entries.filter { only == nil || $0.operation == only }
-        let engine = try deviceOption.engine(fallback: .throwError)
+        let engine = try deviceOption.engine(fallback: .throwError, configuration: .init(buildOptions: buildOptions))
         guard let device = engine.device else {
             let why = engine.request == .reference
                 ? "--device selects the CPU reference"
@@ -43,7 +46,8 @@ struct CheckCommand: ParsableCommand {
             print("reg check: no OpenCL device to check (\(why)). The CPU reference is the oracle, so there is nothing to compare.")
             return
         }
-        print("Checking \(device) against the CPU reference (float64): \(cases) cases per operation, seed \(seed)")
+        print("Checking \(device) against the CPU reference (float64): \(cases) cases per operation, seed \(seed)"
+              + (buildOptions.isEmpty ? "" : ", build options \(buildOptions)"))
         let table = TextTable([("operation", 14, .left), ("cases", 5, .right), ("max abs error", 13, .right),
                                ("max rel error", 13, .right), ("tolerance", 40, .left), ("result", 6, .left)])
         print(table.header)
@@ -67,9 +71,16 @@ struct CheckCommand: ParsableCommand {
         }
         guard failures.isEmpty else {
             print("")
-            for failure in failures { print("FAIL \(failure)") }
+            for failure in failures { print("FAIL \(Self.abridged(failure))") }
             throw ExitCode.failure
         }
         print("All \(entries.count) operation(s) within tolerance.")
+    }
+
+    /// The first lines of a failure: a build log can run to thousands of lines.
+    static func abridged(_ text: String, lines limit: Int = 25) -> String {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > limit else { return text }
+        return lines.prefix(limit).joined(separator: "\n") + "\n… (\(lines.count - limit) more lines)"
     }
 }
