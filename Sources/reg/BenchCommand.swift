@@ -112,7 +112,9 @@ struct BenchCommand: ParsableCommand {
     }
 
     static func markdown(_ report: BenchmarkReport) -> String {
-        var lines = ["| operation | backend | size | median ms | wall ms | Melem/s | GB/s | % of copy bandwidth |",
+        let bandwidth = report.copyBandwidthGigabytesPerSecond.map { fixed($0, 2) + " GB/s (clEnqueueCopyBuffer, read + write)" }
+        var lines = ["Device: \(report.device)  ", "Copy bandwidth: \(bandwidth ?? "not measured (no OpenCL device)")", "",
+                     "| operation | backend | size | median ms | wall ms | Melem/s | GB/s | % of copy bandwidth |",
                      "|---|---|---|--:|--:|--:|--:|--:|"]
         for row in report.rows {
             lines.append("| " + cells(row).joined(separator: " | ") + " |")

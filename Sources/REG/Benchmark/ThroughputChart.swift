@@ -18,11 +18,17 @@ public enum ThroughputChart {
         if !low.isFinite || !high.isFinite { (low, high) = (-1, 1) }
         if high <= low { high = low + 1 }
 
-        let barWidth = 18.0, groupGap = 26.0
-        let plotLeft = 70.0, plotTop = 50.0, plotHeight = 280.0
-        let groupWidth = Double(max(backends.count, 1)) * barWidth + groupGap
-        let plotWidth = max(420, Double(groups.count) * groupWidth)
-        let width = plotLeft + plotWidth + 20, height = plotTop + plotHeight + 110 + Double(backends.count) * 16
+        // Groups share the plot width evenly, each wide enough for its label; the picture is wide
+        // enough for the subtitle and the legend (about 6.5 px per character at 11 px).
+        let barWidth = 18.0, plotLeft = 70.0, plotTop = 50.0, plotHeight = 280.0
+        let subtitle = "\(report.device) · \(report.date)\(report.quick ? " · quick" : "")"
+        let longestLabel = groups.flatMap { $0.split(separator: "\n") }.map(\.count).max() ?? 0
+        let minimumGroupWidth = max(Double(max(backends.count, 1)) * barWidth + 26, Double(longestLabel) * 6.5 + 12)
+        let textWidth = Double(([subtitle] + backends.map { "    " + $0 }).map(\.count).max() ?? 0) * 6.5
+        let plotWidth = max(420, Double(groups.count) * minimumGroupWidth, textWidth - plotLeft)
+        let groupWidth = plotWidth / Double(max(groups.count, 1))
+        let groupGap = groupWidth - Double(backends.count) * barWidth
+        let width = plotLeft + plotWidth + 20, height = plotTop + plotHeight + 60 + Double(backends.count) * 16
         func y(_ gbps: Double) -> Double { plotTop + plotHeight * (1 - (log10(gbps) - low) / (high - low)) }
 
         var svg = """
@@ -30,7 +36,7 @@ public enum ThroughputChart {
             font-family="Helvetica, Arial, sans-serif" font-size="11">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(plotLeft)" y="20" font-size="14" font-weight="bold">REG throughput (GB/s from stated bytes, log scale)</text>
-            <text x="\(plotLeft)" y="36" fill="#555">\(escape(report.device)) · \(escape(report.date))\(report.quick ? " · quick" : "")</text>
+            <text x="\(plotLeft)" y="36" fill="#555">\(escape(subtitle))</text>
 
             """
         for decade in Int(low)...Int(high) {
@@ -64,7 +70,7 @@ public enum ThroughputChart {
             svg += "<text x=\"\(f(plotLeft + plotWidth - 4))\" y=\"\(f(lineY - 5))\" text-anchor=\"end\" fill=\"#c0392b\">device copy bandwidth \(String(format: "%.3g", bandwidth)) GB/s</text>\n"
         }
         for (b, backend) in backends.enumerated() {
-            let legendY = plotTop + plotHeight + 52 + Double(b) * 16
+            let legendY = plotTop + plotHeight + 48 + Double(b) * 16
             svg += "<rect x=\"\(plotLeft)\" y=\"\(f(legendY - 9))\" width=\"10\" height=\"10\" fill=\"\(colors[b % colors.count])\"/>\n"
             svg += "<text x=\"\(f(plotLeft + 16))\" y=\"\(f(legendY))\">\(escape(backend))</text>\n"
         }
