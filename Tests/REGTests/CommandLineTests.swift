@@ -59,7 +59,7 @@ struct CommandLineTests {
         #expect(chart.contains("device copy bandwidth"))
     }
 
-    @Test("--help works for every subcommand", arguments: ["devices", "check", "bench", "demo"])
+    @Test("--help works for every subcommand", arguments: ["devices", "check", "bench", "refine", "demo"])
     func help(subcommand: String) throws {
         let outcome = try CommandLineTool.run([subcommand, "--help"])
         #expect(outcome.status == 0)
