@@ -22,12 +22,14 @@ extension NumPyArray {
     /// Decodes the bytes of a `.npy` file; `source` names them in errors. Fortran-order and
     /// big-endian arrays come back in C order and native values.
     public init(npy data: Data, source: String? = nil) throws(NumPyError) {
-        let bytes = [UInt8](data)
+        // Only the prefix and the header are copied; the values are decoded straight from `data`.
+        let bytes = [UInt8](data.prefix(12))
+        let total = data.count
         func fail(_ kind: NumPyError.Kind, _ reason: String) -> NumPyError { NumPyError(kind, file: source, reason) }
 
         guard bytes.count >= 8 else {
             throw fail(bytes.starts(with: Self.magic.prefix(bytes.count)) ? .truncated : .badMagic,
-                       "file is \(bytes.count) bytes, too short for a .npy header")
+                       "file is \(total) bytes, too short for a .npy header")
         }
         guard bytes.starts(with: Self.magic) else { throw fail(.badMagic, "not a .npy file (no \\x93NUMPY magic)") }
         let (major, minor) = (bytes[6], bytes[7])
@@ -40,10 +42,10 @@ extension NumPyArray {
         guard bytes.count >= 8 + lengthBytes else { throw fail(.truncated, "file ends inside the header length") }
         let headerLength = (0..<lengthBytes).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
         let dataOffset = 8 + lengthBytes + headerLength
-        guard bytes.count >= dataOffset else {
-            throw fail(.truncated, "header is \(headerLength) bytes but the file ends after \(bytes.count - 8 - lengthBytes)")
+        guard total >= dataOffset else {
+            throw fail(.truncated, "header is \(headerLength) bytes but the file ends after \(total - 8 - lengthBytes)")
         }
-        let headerBytes = bytes[(8 + lengthBytes)..<dataOffset]
+        let headerBytes = [UInt8](data.dropFirst(8 + lengthBytes).prefix(headerLength))
         let text: String
         if major == 3 {
             guard let utf8 = String(bytes: headerBytes, encoding: .utf8) else { throw fail(.badHeader, "header is not valid UTF-8") }
@@ -55,7 +57,7 @@ extension NumPyArray {
 
         let count = try Self.elementCount(header.shape, itemSize: header.dtype.itemSize, file: source)
         let expected = count * header.dtype.itemSize
-        let available = bytes.count - dataOffset
+        let available = total - dataOffset
         guard available >= expected else {
             throw fail(.truncated, "data is truncated: shape \(NumPyHeader.tuple(header.shape)) of \(header.dtype.name) needs \(expected) bytes, the file has \(available)")
         }
@@ -63,7 +65,7 @@ extension NumPyArray {
             throw fail(.shapeMismatch, "\(available - expected) bytes after the data of shape \(NumPyHeader.tuple(header.shape)) of \(header.dtype.name)")
         }
 
-        var storage = bytes.withUnsafeBytes { raw in
+        var storage = data.withUnsafeBytes { raw in
             Self.decode(UnsafeRawBufferPointer(rebasing: raw[dataOffset...]), header.dtype, count: count,
                         bigEndian: header.bigEndian)
         }

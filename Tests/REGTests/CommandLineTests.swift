@@ -29,6 +29,13 @@ struct CommandLineTests {
         #expect(outcome.standardOutput.contains("no OpenCL device to check"))
     }
 
+    @Test("reg check without an OpenCL library says there is nothing to compare, and exits 0")
+    func checkWithoutDriver() throws {
+        let outcome = try CommandLineTool.run(["check"], environment: ["REG_OPENCL_LIBRARY": "/nonexistent/libOpenCL.so.1"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(outcome.standardOutput.contains("no OpenCL device to check (cannot load"), "\(outcome.standardOutput)")
+    }
+
     @Test("reg bench --quick --json parses, with the copy bandwidth and its percentage; --svg draws it")
     func benchJSON() throws {
         let svg = FileManager.default.temporaryDirectory.appendingPathComponent("reg-bench-\(getpid()).svg")

@@ -27,6 +27,8 @@ struct NumPyRoundTripTests {
             #expect(data.count % 64 == (original.count * dtype.itemSize) % 64, "data starts 64-aligned")
             let back = try NumPyArray(npy: data)
             #expect(back == original, "\(dtype) \(shape)")
+            // A slice of a larger buffer (its indices do not start at 0) reads the same.
+            #expect(try NumPyArray(npy: (Data([7, 7, 7]) + data).dropFirst(3)) == original)
         }
     }
 
