@@ -18,9 +18,11 @@ case "${1:-}" in
     *) echo "usage: tools/build-static.sh [--verify]" >&2; exit 2 ;;
 esac
 
-swift build -c release --product reg --static-swift-stdlib
+# A build folder of its own, so that this and the plain release build do not rebuild each other.
+build=(swift build -c release --product reg --static-swift-stdlib --scratch-path .build/static)
+"${build[@]}"
 mkdir -p dist
-cp "$(swift build -c release --product reg --static-swift-stdlib --show-bin-path)/reg" dist/reg
+cp "$("${build[@]}" --show-bin-path)/reg" dist/reg
 echo "build-static: dist/reg ($(du -h dist/reg | cut -f1))"
 
 if $verify; then

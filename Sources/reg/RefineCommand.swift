@@ -20,10 +20,11 @@ struct RefineCommand: ParsableCommand {
     @Option(name: .short, help: ArgumentHelp("Output file for the weights (.npy, float32).", valueName: "out"))
     var output: String
 
-    @Option(help: "Sharpness β (any sign).")
+    // `.unconditional`: the value may start with a minus sign (`--beta -0.5`).
+    @Option(parsing: .unconditional, help: "Sharpness β (any sign).")
     var beta: Float
 
-    @Option(help: "Threshold δ in pixels.")
+    @Option(parsing: .unconditional, help: "Threshold δ in pixels.")
     var delta: Float
 
     @OptionGroup var deviceOption: DeviceOption

@@ -51,6 +51,15 @@ struct CheckSuiteTests {
         infinite.add(device: .infinity, reference: 3, "inf")
         #expect(infinite.failure != nil)
 
+        // The SPEC's gradient rule: abs ≤ 1e-5 · max(1, max|g_ref|).
+        let gradient = ElementTolerance(absolute: 1e-5, quantity: "|∂L/∂z|", absoluteScale: "max(1, max|∂L/∂z|)")
+        #expect(gradient.description == "abs ≤ 1e-05·max(1, max|∂L/∂z|)")
+        var scaled = ErrorStatistics(tolerance: gradient)
+        scaled.add(device: 100.0005, reference: 100, scale: 100, "within 1e-3")
+        #expect(scaled.failure == nil)
+        scaled.add(device: 1.00002, reference: 1, scale: 1, "outside 1e-5")
+        #expect(scaled.failure?.hasPrefix("outside 1e-5") == true)
+
         var rejected = ErrorStatistics(tolerance: tolerance)
         rejected.reject("device gave no error")
         rejected.add(device: 1, reference: 2, "later")

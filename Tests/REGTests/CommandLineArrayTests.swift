@@ -22,7 +22,7 @@ struct CommandLineArrayTests {
         try NumPyArray(shape: [2, 3, 167], float64: distances.map(Double.init)).write(to: URL(fileURLWithPath: scratch.path("d.npy")))
         for device in ["0", "cpu"] {
             let outcome = try CommandLineTool.run(["refine", scratch.path("d.npy"), "-o", scratch.path("g-\(device).npy"),
-                                                   "--beta=-0.75", "--delta", "12", "--device", device])
+                                                   "--beta", "-0.75", "--delta", "12", "--device", device])
             #expect(outcome.status == 0, "\(outcome.standardError)")
             #expect(outcome.standardOutput.contains(device == "cpu" ? "CPU reference" : "OpenCL"))
         }

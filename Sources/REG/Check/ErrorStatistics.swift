@@ -11,18 +11,22 @@ public struct ElementTolerance: Sendable, CustomStringConvertible {
     public var relativeFloor: Double
     /// What the values are called in the description, e.g. "g" or "|∂L/∂z|".
     public var quantity: String
+    /// In words, the scale that `ErrorStatistics.add(…, scale:)` multiplies `absolute` by, for a
+    /// bound such as the SPEC's gradient rule "abs ≤ 1e-5 · max(1, max|g_ref|)"; nil for none.
+    public var absoluteScale: String?
 
     public init(absolute: Double = .infinity, relative: Double = .infinity, relativeFloor: Double = 0,
-                quantity: String = "|reference|") {
+                quantity: String = "|reference|", absoluteScale: String? = nil) {
         self.absolute = absolute
         self.relative = relative
         self.relativeFloor = relativeFloor
         self.quantity = quantity
+        self.absoluteScale = absoluteScale
     }
 
     public var description: String {
         var parts: [String] = []
-        if absolute.isFinite { parts.append("abs ≤ \(Self.short(absolute))") }
+        if absolute.isFinite { parts.append("abs ≤ \(Self.short(absolute))" + (absoluteScale.map { "·\($0)" } ?? "")) }
         if relative.isFinite {
             parts.append("rel ≤ \(Self.short(relative))" + (relativeFloor > 0 ? " where \(quantity) ≥ \(Self.short(relativeFloor))" : ""))
         }
@@ -47,8 +51,9 @@ public struct ErrorStatistics: Sendable {
     }
 
     /// Adds one value. Equal infinities are exact; NaN on either side alone is an infinite error.
-    /// `context` describes the value for the failure report; it is only evaluated on failure.
-    public mutating func add(device: Float, reference: Double, _ context: @autoclosure () -> String) {
+    /// The absolute bound is `tolerance.absolute × scale`. `context` describes the value for the
+    /// failure report; it is only evaluated on failure.
+    public mutating func add(device: Float, reference: Double, scale: Double = 1, _ context: @autoclosure () -> String) {
         compared += 1
         let d = Double(device)
         var absolute: Double
@@ -66,7 +71,7 @@ public struct ErrorStatistics: Sendable {
             maxRelativeError = max(maxRelativeError, relative)
             withinRelative = relative <= tolerance.relative
         }
-        if failure == nil && !(absolute <= tolerance.absolute && withinRelative) {
+        if failure == nil && !(absolute <= tolerance.absolute * scale && withinRelative) {
             failure = "\(context()): device \(device), reference \(reference)"
         }
     }
