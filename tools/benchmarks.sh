@@ -4,7 +4,7 @@
 # `reg bench`, e.g. --device 1 or --quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/build-static.sh >/dev/null
+tools/build-static.sh >&2   # its progress (and any compile error) on stderr
 export POCL_CACHE_DIR="${POCL_CACHE_DIR:-$PWD/.build/pocl-cache}"
 
 table=$(dist/reg bench --markdown --svg docs/benchmarks.svg "$@")

@@ -72,7 +72,7 @@ public struct NumPyArray: Equatable, Sendable {
     static func elementCount(_ shape: [Int], itemSize: Int, file: String?) throws(NumPyError) -> Int {
         var count = 1
         for (axis, size) in shape.enumerated() {
-            guard size >= 0 else { throw NumPyError(.badHeader, file: file, "shape axis \(axis) is negative (\(size))") }
+            guard size >= 0 else { throw NumPyError(.shapeMismatch, file: file, "shape axis \(axis) is negative (\(size))") }
             let (product, overflow) = count.multipliedReportingOverflow(by: size)
             guard !overflow else {
                 throw NumPyError(.overflow, file: file, "shape \(NumPyHeader.tuple(shape)) has more elements than fit in memory")
