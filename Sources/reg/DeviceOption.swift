@@ -9,9 +9,11 @@ struct DeviceOption: ParsableArguments {
     var device: String?
 
     /// The engine for the requested device (falls back to the CPU reference with a warning).
-    func engine(fallback: Engine.FallbackPolicy = .toReference) throws -> Engine {
+    func engine(fallback: Engine.FallbackPolicy = .toReference,
+                configuration: Engine.Configuration = Engine.Configuration()) throws -> Engine {
         do {
-            return try Engine(device: device.map(DeviceRequest.init(parsing:)), fallback: fallback)
+            return try Engine(device: device.map(DeviceRequest.init(parsing:)), fallback: fallback,
+                              configuration: configuration)
         } catch let error as DeviceSelectionError {
             throw ValidationError("--device: \(error)")
         }

@@ -6,7 +6,7 @@ struct REGCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reg",
         abstract: "Refined Generalized Focal Loss on OpenCL devices, with a float64 CPU reference.",
-        subcommands: [DevicesCommand.self, DemoCommand.self, BenchCommand.self]
+        subcommands: [DevicesCommand.self, CheckCommand.self, BenchCommand.self, RefineCommand.self, DemoCommand.self]
     )
 
     static func main() {
