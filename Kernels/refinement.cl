@@ -15,22 +15,19 @@ inline float reg_refinement(float d, float beta, float delta) {
     return reg_sigmoid(t);
 }
 
-// Grid-stride over `count` elements, so any launch size covers any count. A NaN distance sets
-// *nan_found (every writer stores the same 1, so the result does not depend on order); the host
-// then reports the first NaN's index.
+// One work-item per element (the host rounds the launch up to whole work-groups). A NaN distance
+// sets *nan_found (every writer stores the same 1, so the result does not depend on order); the
+// host then reports the first NaN's index.
 __kernel void refine(__global const float *restrict distances,
                      __global float *restrict weights,
                      const ulong count,
                      const float beta,
                      const float delta,
                      __global int *nan_found) {
-    for (size_t i = get_global_id(0); i < count; i += get_global_size(0)) {
+    size_t i = get_global_id(0);
+    if (i < count) {
         float d = distances[i];
-        if (isnan(d)) {
-            *nan_found = 1;
-            weights[i] = 0.0f;
-        } else {
-            weights[i] = reg_refinement(d, beta, delta);
-        }
+        if (isnan(d)) *nan_found = 1;
+        weights[i] = isnan(d) ? 0.0f : reg_refinement(d, beta, delta);
     }
 }

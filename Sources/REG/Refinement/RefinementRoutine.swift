@@ -1,6 +1,6 @@
 import REGRuntime
 
-/// The OpenCL routine of the refinement: Kernels/refinement.cl, one grid-stride launch.
+/// The OpenCL routine of the refinement: Kernels/refinement.cl, one work-item per element.
 final class RefinementRoutine: DeviceRoutine {
     private let context: DeviceContext
     private let kernel: Kernel
@@ -46,7 +46,7 @@ final class RefinementRoutine: DeviceRoutine {
         try kernel.setArgument(3, value: refinement.beta)
         try kernel.setArgument(4, value: refinement.delta)
         try kernel.setArgument(5, nanFound)
-        return try kernel.launch(global: [LaunchShape.gridStride(count: input.count, workGroupSize: workGroupSize)],
+        return try kernel.launch(global: [LaunchShape.covering(count: input.count, workGroupSize: workGroupSize)],
                                  local: [workGroupSize])
     }
 }
