@@ -11,12 +11,16 @@ static const char common_cl[] = {
 static const char refinement_cl[] = {
 #embed "../../Kernels/refinement.cl"
     , 0};
+static const char focal_loss_cl[] = {
+#embed "../../Kernels/focal_loss.cl"
+    , 0};
 
 #define REG_KERNEL_FILE(name, array) {name, array, sizeof(array) - 1}
 
 static const reg_kernel_file files[] = {
     REG_KERNEL_FILE("common", common_cl),
     REG_KERNEL_FILE("refinement", refinement_cl),
+    REG_KERNEL_FILE("focal_loss", focal_loss_cl),
 };
 
 const reg_kernel_file *reg_kernel_files(size_t *count) {

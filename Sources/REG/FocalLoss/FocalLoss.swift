@@ -1,0 +1,165 @@
+/// The settings of the focal loss of SPEC §1–§3 and §5 (docs/focal-loss.md has the formulas):
+///
+///     ℓ(i,c) = α_c · w_a · |y − p̂|^γ · BCE(p̂, y) · g(i,c)
+///     L      = Σ ℓ / N_task (mean), Σ ℓ (sum), or ℓ per element (none)
+///
+/// with p = sigmoid(z) (detection and segmentation) or softmax over the classes of a pixel
+/// (segmentation), p̂ its mean under the uncertainty σ (p̂ = p when σ = 0), w_a torchvision's split
+/// `a·y + (1 − a)(1 − y)` (1 when off) and g the spatial weight.
+public struct FocalLoss: Sendable, Equatable {
+    public enum Activation: String, Sendable, CaseIterable {
+        /// `p = sigmoid(z)` per element (multi-label); the default for both layouts.
+        case sigmoid
+        /// `p = softmax(z)` over the C classes of each pixel: segmentation only, C ≥ 2.
+        case softmax
+    }
+
+    /// The spatial-contextual weight g(i,c) of SPEC §2, one value per logit.
+    public enum SpatialWeight: Sendable, Equatable {
+        /// g ≡ 1.
+        case none
+        /// Precomputed g, finite and ≥ 0, laid out like the logits.
+        case weights([Float])
+        /// Distances d (pixels, +∞ for "no ground truth of the class"), laid out like the logits;
+        /// g = σ(β(d − δ)) is computed inside the focal kernel and never stored.
+        case distances([Float], Refinement)
+    }
+
+    /// The prediction uncertainty σ of SPEC §3.
+    public enum Uncertainty: Sendable, Equatable {
+        /// σ = 0: p̂ = p.
+        case none
+        /// One σ for every element; the result carries the scalar ∂L/∂σ.
+        case scalar(Float)
+        /// One σ per logit, laid out like the logits; the result carries ∂L/∂σ per element.
+        case perElement([Float])
+    }
+
+    public enum Reduction: String, Sendable, CaseIterable {
+        /// Σ ℓ / N_task, N_task = samples (detection) or non-ignored pixels (segmentation); 0 when
+        /// N_task = 0 (every pixel ignored), with a zero gradient.
+        case mean
+        /// Σ ℓ.
+        case sum
+        /// ℓ per element in `elementLoss`; `loss` is then Σ ℓ and the gradient is that of Σ ℓ.
+        case none
+    }
+
+    /// Largest σ accepted: beyond it the truncated normal is flat to float precision (p̂ = ½).
+    public static let maximumSigma: Float = 1e6
+
+    public var activation: Activation
+    /// α_c per class (finite, ≥ 0); nil means 1 for every class.
+    public var alpha: [Float]?
+    /// torchvision's `a` in [0, 1] (weight `a` for positives, `1 − a` for negatives); nil: off.
+    public var positiveFraction: Float?
+    /// The focusing parameter γ ≥ 0 (any real; integers up to 16 take a faster path).
+    public var gamma: Float
+    public var spatial: SpatialWeight
+    public var uncertainty: Uncertainty
+    /// The upstream gradient: multiplies ∂L/∂logits and ∂L/∂σ (finite).
+    public var gradientScale: Float
+    public var reduction: Reduction
+
+    public init(activation: Activation = .sigmoid, alpha: [Float]? = nil, positiveFraction: Float? = nil,
+                gamma: Float = 2, spatial: SpatialWeight = .none, uncertainty: Uncertainty = .none,
+                gradientScale: Float = 1, reduction: Reduction = .mean) {
+        self.activation = activation
+        self.alpha = alpha
+        self.positiveFraction = positiveFraction
+        self.gamma = gamma
+        self.spatial = spatial
+        self.uncertainty = uncertainty
+        self.gradientScale = gradientScale
+        self.reduction = reduction
+    }
+
+    /// γ as a small integer when it is one (the kernels' product-only path), else nil.
+    var integerGamma: Int? {
+        gamma >= 0 && gamma <= 16 && gamma == gamma.rounded() ? Int(gamma) : nil
+    }
+}
+
+/// What one evaluation of the focal loss returns. `Scalar` is `Float` from an engine and `Double`
+/// from `FocalLossReference`.
+public struct FocalLossResult<Scalar: BinaryFloatingPoint & Sendable>: Sendable, Equatable {
+    /// The loss under the settings' reduction (for `.none`: the sum).
+    public var loss: Scalar
+    /// Σ ℓ over every element, before any division: with `count`, what a data-parallel trainer
+    /// all-reduces to get the exact global mean.
+    public var sum: Double
+    /// N_task: samples (detection) or non-ignored pixels (segmentation).
+    public var count: Int
+    /// ℓ per element, laid out like the logits (0 at ignored pixels); only for reduction `.none`.
+    public var elementLoss: [Scalar]?
+    /// ∂L/∂logits of the reduced loss, times `gradientScale`; 0 at ignored pixels.
+    public var gradient: [Scalar]
+    /// ∂L/∂σ per element, times `gradientScale`; only for `.perElement` uncertainty.
+    public var sigmaGradient: [Scalar]?
+    /// ∂L/∂σ, times `gradientScale`; only for `.scalar` uncertainty.
+    public var scalarSigmaGradient: Scalar?
+
+    public init(loss: Scalar, sum: Double, count: Int, elementLoss: [Scalar]?, gradient: [Scalar],
+                sigmaGradient: [Scalar]?, scalarSigmaGradient: Scalar?) {
+        self.loss = loss
+        self.sum = sum
+        self.count = count
+        self.elementLoss = elementLoss
+        self.gradient = gradient
+        self.sigmaGradient = sigmaGradient
+        self.scalarSigmaGradient = scalarSigmaGradient
+    }
+}
+
+extension FocalLossResult where Scalar == Double {
+    /// The float32 result an engine returns, from the float64 one.
+    var rounded: FocalLossResult<Float> {
+        FocalLossResult<Float>(loss: Float(loss), sum: sum, count: count, elementLoss: elementLoss?.map(Float.init),
+                               gradient: gradient.map(Float.init), sigmaGradient: sigmaGradient?.map(Float.init),
+                               scalarSigmaGradient: scalarSigmaGradient.map(Float.init))
+    }
+}
+
+extension Engine {
+    /// The focal loss and its gradient for detection logits `[samples, classes]` (row-major) with
+    /// float targets in [0, 1] (soft targets allowed), sigmoid activation.
+    ///
+    /// Throws `InvalidArgument` naming the argument (and element) for a shape mismatch, a bad
+    /// parameter, a non-finite logit, a target outside [0, 1], a negative or non-finite weight, a
+    /// NaN distance or a σ outside [0, `FocalLoss.maximumSigma`].
+    public func focalLoss(detection logits: [Float], targets: [Float], samples: Int, classes: Int,
+                          _ settings: FocalLoss) throws -> FocalLossResult<Float> {
+        let input = try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: classes,
+                                       settings)
+        return try focalLoss(input)
+    }
+
+    /// The focal loss and its gradient for segmentation logits `[batch, classes, height, width]`
+    /// (NCHW) with a `[batch, height, width]` label map: 0 background, k = 1…C class k (channel
+    /// k − 1), 255 ignore. The one-hot target is formed on the fly.
+    ///
+    /// Throws `InvalidArgument` as the detection form does, and for a label outside 0…C and 255
+    /// (named as `labels[b, y, x]`).
+    public func focalLoss(segmentation logits: [Float], labels: [UInt8], batch: Int, classes: Int, height: Int,
+                          width: Int, _ settings: FocalLoss) throws -> FocalLossResult<Float> {
+        let input = try FocalLossInput(segmentation: logits, labels: labels, batch: batch, classes: classes,
+                                       height: height, width: width, settings)
+        return try focalLoss(input)
+    }
+
+    /// The segmentation form with `Int32` labels (as NumPy and PyTorch often hold them); they are
+    /// converted to the kernel's one byte per pixel, and a value outside 0…255 is an
+    /// `InvalidArgument` naming its pixel.
+    public func focalLoss(segmentation logits: [Float], labels: [Int32], batch: Int, classes: Int, height: Int,
+                          width: Int, _ settings: FocalLoss) throws -> FocalLossResult<Float> {
+        let bytes = try FocalLossInput.labelBytes(labels, classes: classes, height: height, width: width)
+        return try focalLoss(segmentation: logits, labels: bytes, batch: batch, classes: classes, height: height,
+                             width: width, settings)
+    }
+
+    private func focalLoss(_ input: FocalLossInput) throws -> FocalLossResult<Float> {
+        try run("focal loss", on: FocalLossRoutine.self,
+                device: { try $0.evaluate(input) },
+                reference: { try FocalLossReference.evaluate(input).rounded })
+    }
+}

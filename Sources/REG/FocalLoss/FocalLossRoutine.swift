@@ -1,0 +1,315 @@
+import REGRuntime
+
+/// The OpenCL routine of the focal loss: Kernels/focal_loss.cl.
+///
+/// One evaluation queues, in order: for a segmentation mean, `count_labels` + `finish_sums` (the
+/// count of non-ignored pixels and the gradient's 1/count, left on the device); the main kernel
+/// (`focal_detection` or `focal_segmentation`: loss, gradient and ∂σ in one pass, one partial sum per
+/// work-group); `finish_sums` (the partials in a fixed order). The host then reads the flag for bad
+/// input, the two sums and the count, and the gradient.
+///
+/// The main kernels are specialised per variant (layout, activation, spatial mode, σ mode, whether
+/// ℓ is written per element, C for softmax) and built on first use through the context's program
+/// cache.
+final class FocalLossRoutine: DeviceRoutine {
+    /// What a program is specialised for: its `-D` build options.
+    struct Variant: Hashable {
+        enum Spatial: Int { case none = 0, weights = 1, distances = 2 }
+        enum Uncertainty: Int { case none = 0, scalar = 1, perElement = 2 }
+
+        var segmentation = false
+        var softmax = false
+        /// C, used only by softmax (its per-pixel arrays are sized at compile time).
+        var classes = 2
+        var spatial = Spatial.none
+        var uncertainty = Uncertainty.none
+        var elementLoss = false
+
+        init() {}
+
+        init(_ input: FocalLossInput) {
+            let settings = input.settings
+            if case .segmentation = input.layout { segmentation = true }
+            softmax = settings.activation == .softmax
+            classes = softmax ? input.classes : 2
+            switch settings.spatial {
+            case .none: spatial = .none
+            case .weights: spatial = .weights
+            case .distances: spatial = .distances
+            }
+            switch settings.uncertainty {
+            case .none: uncertainty = .none
+            case .scalar: uncertainty = .scalar
+            case .perElement: uncertainty = .perElement
+            }
+            elementLoss = settings.reduction == .none
+        }
+
+        var buildOptions: String {
+            "-DSPATIAL=\(spatial.rawValue) -DUNCERTAINTY=\(uncertainty.rawValue) -DELEMENT_LOSS=\(elementLoss ? 1 : 0)"
+                + " -DSOFTMAX=\(softmax ? 1 : 0) -DCLASSES=\(classes)"
+        }
+
+        var kernelName: String { segmentation ? "focal_segmentation" : "focal_detection" }
+    }
+
+    private struct MainKernel {
+        let kernel: Kernel
+        let workGroupSize: Int
+    }
+
+    private let context: DeviceContext
+    private let configuration: Engine.Configuration
+    /// common.cl + refinement.cl (for reg_refinement) + focal_loss.cl.
+    private let source: String
+    private let countLabels: Kernel
+    private let finishSums: Kernel
+    private let countGroupSize: Int
+    private let finishGroupSize: Int
+    private var mainKernels: [Variant: MainKernel] = [:]
+    /// Bound to the kernel arguments a variant does not use.
+    private let unusedFloats: Buffer<Float>
+    private let unusedBytes: Buffer<UInt8>
+
+    init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
+        self.context = context
+        self.configuration = configuration
+        guard let focal = KernelSources.files["focal_loss"] else {
+            preconditionFailure("focal_loss.cl is not embedded; add it to Sources/REGKernels/kernels.c")
+        }
+        source = KernelSources.program("refinement") + "\n#line 1 \"focal_loss.cl\"\n" + focal
+        // Build the plain variant now, so that a device that cannot build this file is known at once.
+        let base = Variant()
+        let program = try context.program(source: source, options: Self.options(base, configuration))
+        countLabels = try program.kernel("count_labels")
+        finishSums = try program.kernel("finish_sums")
+        countGroupSize = try configuration.workGroupSize(for: countLabels)
+        finishGroupSize = try configuration.workGroupSize(for: finishSums)
+        let detection = try program.kernel(base.kernelName)
+        mainKernels[base] = MainKernel(kernel: detection, workGroupSize: try configuration.workGroupSize(for: detection))
+        unusedFloats = try Buffer<Float>(context: context, count: 1)
+        unusedBytes = try Buffer<UInt8>(context: context, count: 1)
+    }
+
+    private static func options(_ variant: Variant, _ configuration: Engine.Configuration) -> String {
+        configuration.buildOptions.isEmpty ? variant.buildOptions : "\(variant.buildOptions) \(configuration.buildOptions)"
+    }
+
+    private func mainKernel(_ variant: Variant) throws(OpenCLError) -> MainKernel {
+        if let cached = mainKernels[variant] { return cached }
+        let program = try context.program(source: source, options: Self.options(variant, configuration))
+        let kernel = try program.kernel(variant.kernelName)
+        let main = MainKernel(kernel: kernel, workGroupSize: try configuration.workGroupSize(for: kernel))
+        mainKernels[variant] = main
+        return main
+    }
+
+    // MARK: Evaluation
+
+    /// The inputs on the device and the buffers one evaluation writes.
+    final class Problem {
+        let input: FocalLossInput
+        let variant: Variant
+        let logits: Buffer<Float>
+        let targets: Buffer<Float>?
+        let labels: Buffer<UInt8>?
+        let spatial: Buffer<Float>?
+        let sigma: Buffer<Float>?
+        let alpha: Buffer<Float>
+        let gradient: Buffer<Float>
+        let sigmaGradient: Buffer<Float>?
+        let elementLoss: Buffer<Float>?
+        let partialSums: Buffer<SIMD4<Float>>
+        let partialCounts: Buffer<UInt64>
+        let resultSums: Buffer<SIMD4<Float>>
+        let resultCount: Buffer<UInt64>
+        let scale: Buffer<Float>
+        let invalid: Buffer<Int32>
+
+        init(_ input: FocalLossInput, context: DeviceContext, partials: Int) throws(OpenCLError) {
+            self.input = input
+            variant = Variant(input)
+            let settings = input.settings
+            let n = input.elementCount
+            logits = try Buffer(context: context, copying: input.logits)
+            targets = variant.segmentation ? nil : try Buffer(context: context, copying: input.targets)
+            labels = variant.segmentation ? try Buffer(context: context, copying: input.labels) : nil
+            switch settings.spatial {
+            case .none: spatial = nil
+            case .weights(let values), .distances(let values, _): spatial = try Buffer(context: context, copying: values)
+            }
+            if case .perElement(let values) = settings.uncertainty {
+                sigma = try Buffer(context: context, copying: values)
+                sigmaGradient = try Buffer(context: context, count: n)
+            } else {
+                sigma = nil
+                sigmaGradient = nil
+            }
+            alpha = try Buffer(context: context,
+                               copying: settings.alpha ?? [Float](repeating: 1, count: input.classes))
+            gradient = try Buffer(context: context, count: n)
+            elementLoss = variant.elementLoss ? try Buffer(context: context, count: n) : nil
+            partialSums = try Buffer(context: context, count: partials)
+            partialCounts = try Buffer(context: context, count: partials)
+            resultSums = try Buffer(context: context, count: 1)
+            resultCount = try Buffer(context: context, count: 1)
+            scale = try Buffer(context: context, count: 1)
+            invalid = try Buffer(context: context, count: 1)
+        }
+
+        /// Whether the gradient's 1/count must be counted on the device before the main pass.
+        var countsFirst: Bool { variant.segmentation && input.settings.reduction == .mean }
+    }
+
+    /// Groups of the main kernel and of the label count for `input`: the partial buffers' size.
+    private func groups(_ input: FocalLossInput, _ main: MainKernel) -> (main: Int, count: Int) {
+        let work = input.rowCount * (Variant(input).segmentation ? 1 : input.classes)
+        return (LaunchShape.gridStride(count: work, workGroupSize: main.workGroupSize) / main.workGroupSize,
+                LaunchShape.gridStride(count: input.rowCount, workGroupSize: countGroupSize) / countGroupSize)
+    }
+
+    /// Uploads `input` and allocates the outputs.
+    func prepare(_ input: FocalLossInput) throws(OpenCLError) -> Problem {
+        let main = try mainKernel(Variant(input))
+        let (mainGroups, countGroups) = groups(input, main)
+        return try Problem(input, context: context, partials: max(mainGroups, countGroups))
+    }
+
+    /// Queues every kernel of one evaluation; returns their events (kernel time = their sum).
+    func enqueue(_ problem: Problem) throws(OpenCLError) -> [Event] {
+        let input = problem.input
+        let settings = input.settings
+        let main = try mainKernel(problem.variant)
+        let (mainGroups, countGroups) = groups(input, main)
+        var events: [Event] = []
+        try problem.invalid.fill(0)
+
+        if problem.countsFirst {
+            var count = Arguments(countLabels)
+            try count.buffer(problem.labels!)
+            try count.value(UInt64(input.rowCount))
+            try count.buffer(problem.partialSums)
+            try count.buffer(problem.partialCounts)
+            try count.local(countGroupSize * MemoryLayout<SIMD4<Float>>.stride)
+            try count.local(countGroupSize * MemoryLayout<UInt64>.stride)
+            events.append(try countLabels.launch(global: [countGroups * countGroupSize], local: [countGroupSize]))
+            events.append(try finish(problem, groups: countGroups, writeScale: true))
+        } else {
+            let mean = settings.reduction == .mean
+            let rows = Double(input.rowCount)
+            let scale = mean ? (rows > 0 ? Double(settings.gradientScale) / rows : 0) : Double(settings.gradientScale)
+            try problem.scale.write([Float(scale)])
+        }
+
+        var arguments = Arguments(main.kernel)
+        try arguments.buffer(problem.logits)
+        if let labels = problem.labels { try arguments.buffer(labels) } else { try arguments.buffer(problem.targets!) }
+        try arguments.buffer(problem.spatial ?? unusedFloats)
+        try arguments.buffer(problem.sigma ?? unusedFloats)
+        try arguments.buffer(problem.alpha)
+        try arguments.value(UInt32(input.classes))
+        if case .segmentation(_, _, let height, let width) = input.layout {
+            try arguments.value(UInt64(height * width))
+            try arguments.value(UInt64(input.rowCount))
+        } else {
+            try arguments.value(UInt64(input.elementCount))
+        }
+        try arguments.value(settings.gamma)
+        try arguments.value(Int32(settings.integerGamma ?? -1))
+        try arguments.value(settings.positiveFraction ?? -1)
+        if case .scalar(let sigma) = settings.uncertainty { try arguments.value(sigma) } else { try arguments.value(Float(0)) }
+        if case .distances(_, let refinement) = settings.spatial {
+            try arguments.value(refinement.beta)
+            try arguments.value(refinement.delta)
+        } else {
+            try arguments.value(Float(0))
+            try arguments.value(Float(0))
+        }
+        try arguments.buffer(problem.scale)
+        try arguments.buffer(problem.gradient)
+        try arguments.buffer(problem.sigmaGradient ?? unusedFloats)
+        try arguments.buffer(problem.elementLoss ?? unusedFloats)
+        try arguments.buffer(problem.partialSums)
+        try arguments.buffer(problem.partialCounts)
+        try arguments.local(main.workGroupSize * MemoryLayout<SIMD4<Float>>.stride)
+        try arguments.local(main.workGroupSize * MemoryLayout<UInt64>.stride)
+        try arguments.buffer(problem.invalid)
+        events.append(try main.kernel.launch(global: [mainGroups * main.workGroupSize], local: [main.workGroupSize]))
+        events.append(try finish(problem, groups: mainGroups, writeScale: false))
+        return events
+    }
+
+    private func finish(_ problem: Problem, groups: Int, writeScale: Bool) throws(OpenCLError) -> Event {
+        var arguments = Arguments(finishSums)
+        try arguments.buffer(problem.partialSums)
+        try arguments.buffer(problem.partialCounts)
+        try arguments.value(UInt32(groups))
+        try arguments.buffer(problem.resultSums)
+        try arguments.buffer(problem.resultCount)
+        try arguments.value(problem.input.settings.gradientScale)
+        try arguments.value(Int32(writeScale ? 1 : 0))
+        try arguments.buffer(problem.scale)
+        try arguments.local(finishGroupSize * MemoryLayout<SIMD4<Float>>.stride)
+        try arguments.local(finishGroupSize * MemoryLayout<UInt64>.stride)
+        return try finishSums.launch(global: [finishGroupSize], local: [finishGroupSize])
+    }
+
+    /// Reads one evaluation's results; a flagged bad element throws `InvalidArgument` naming it.
+    func results(_ problem: Problem) throws -> FocalLossResult<Float> {
+        let input = problem.input
+        let settings = input.settings
+        if try problem.invalid.read()[0] != 0 {
+            try input.validateElements()
+            assertionFailure("the focal kernel flagged an element the host finds valid")
+        }
+        let sums = try problem.resultSums.read()[0]
+        let sum = Double(sums.x) + Double(sums.y)
+        let dSigma = Double(sums.z) + Double(sums.w)
+        let count = problem.variant.segmentation ? Int(try problem.resultCount.read()[0]) : input.rowCount
+        let mean = settings.reduction == .mean
+        let scale = Double(settings.gradientScale) * (mean ? (count > 0 ? 1 / Double(count) : 0) : 1)
+        var scalarSigmaGradient: Float? = nil
+        if case .scalar = settings.uncertainty { scalarSigmaGradient = Float(dSigma * scale) }
+        return FocalLossResult(loss: Float(mean ? (count > 0 ? sum / Double(count) : 0) : sum), sum: sum,
+                               count: count, elementLoss: try problem.elementLoss?.read(),
+                               gradient: try problem.gradient.read(), sigmaGradient: try problem.sigmaGradient?.read(),
+                               scalarSigmaGradient: scalarSigmaGradient)
+    }
+
+    func evaluate(_ input: FocalLossInput) throws -> FocalLossResult<Float> {
+        guard input.elementCount > 0 else { return try FocalLossReference.evaluate(input).rounded }
+        let problem = try prepare(input)
+        _ = try enqueue(problem)
+        return try results(problem)
+    }
+
+    /// Kernel time alone of one evaluation whose data is already on the device (for the benchmark).
+    func kernelSeconds(_ problem: Problem) throws(OpenCLError) -> Double {
+        var nanoseconds: UInt64 = 0
+        for event in try enqueue(problem) { nanoseconds += try event.elapsedNanoseconds() }
+        return Double(nanoseconds) * 1e-9
+    }
+}
+
+/// Sets a kernel's arguments in order.
+private struct Arguments {
+    let kernel: Kernel
+    var index = 0
+
+    init(_ kernel: Kernel) { self.kernel = kernel }
+
+    mutating func buffer<T>(_ buffer: Buffer<T>) throws(OpenCLError) {
+        try kernel.setArgument(index, buffer)
+        index += 1
+    }
+
+    mutating func value<T: BitwiseCopyable>(_ value: T) throws(OpenCLError) {
+        try kernel.setArgument(index, value: value)
+        index += 1
+    }
+
+    mutating func local(_ bytes: Int) throws(OpenCLError) {
+        try kernel.setLocalArgument(index, bytes: bytes)
+        index += 1
+    }
+}
