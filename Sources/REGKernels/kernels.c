@@ -11,12 +11,20 @@ static const char common_cl[] = {
 static const char refinement_cl[] = {
 #embed "../../Kernels/refinement.cl"
     , 0};
+static const char distance_transform_cl[] = {
+#embed "../../Kernels/distance_transform.cl"
+    , 0};
+static const char box_distance_cl[] = {
+#embed "../../Kernels/box_distance.cl"
+    , 0};
 
 #define REG_KERNEL_FILE(name, array) {name, array, sizeof(array) - 1}
 
 static const reg_kernel_file files[] = {
     REG_KERNEL_FILE("common", common_cl),
     REG_KERNEL_FILE("refinement", refinement_cl),
+    REG_KERNEL_FILE("distance_transform", distance_transform_cl),
+    REG_KERNEL_FILE("box_distance", box_distance_cl),
 };
 
 const reg_kernel_file *reg_kernel_files(size_t *count) {
