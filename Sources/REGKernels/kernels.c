@@ -14,6 +14,12 @@ static const char refinement_cl[] = {
 static const char focal_loss_cl[] = {
 #embed "../../Kernels/focal_loss.cl"
     , 0};
+static const char distance_transform_cl[] = {
+#embed "../../Kernels/distance_transform.cl"
+    , 0};
+static const char box_distance_cl[] = {
+#embed "../../Kernels/box_distance.cl"
+    , 0};
 
 #define REG_KERNEL_FILE(name, array) {name, array, sizeof(array) - 1}
 
@@ -21,6 +27,8 @@ static const reg_kernel_file files[] = {
     REG_KERNEL_FILE("common", common_cl),
     REG_KERNEL_FILE("refinement", refinement_cl),
     REG_KERNEL_FILE("focal_loss", focal_loss_cl),
+    REG_KERNEL_FILE("distance_transform", distance_transform_cl),
+    REG_KERNEL_FILE("box_distance", box_distance_cl),
 };
 
 const reg_kernel_file *reg_kernel_files(size_t *count) {
