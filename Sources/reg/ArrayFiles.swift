@@ -27,3 +27,45 @@ struct InputError: Error, CustomStringConvertible {
 
     init(_ description: String) { self.description = description }
 }
+
+/// Turns an operation's `InvalidArgument` into the CLI's words: an argument that came from a file
+/// becomes an `InputError` naming the file and the element (exit 1); one that came from an option
+/// becomes a `ValidationError` naming the option (exit 64).
+struct ArgumentSources {
+    /// Operation argument name → the .npy file it was read from.
+    var files: [String: String] = [:]
+    /// Operation argument name → the command-line option that set it.
+    var options: [String: String] = [:]
+
+    func translate(_ error: InvalidArgument) -> any Error {
+        let place = error.index.map { "[\($0.map(String.init).joined(separator: ", "))]" } ?? ""
+        if let file = files[error.argument] {
+            return InputError("\(file)\(place): \(error.reason)")
+        }
+        let option = options[error.argument] ?? error.argument
+        return ValidationError("\(option)\(place): \(error.reason)")
+    }
+
+    /// Runs `body`, translating any `InvalidArgument` it throws.
+    func run<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as InvalidArgument {
+            throw translate(error)
+        }
+    }
+}
+
+import ArgumentParser
+import REG
+
+/// Parses "a,b,c" into numbers, naming the option on a bad entry.
+func parseList<T: LosslessStringConvertible>(_ text: String, option: String) throws -> [T] {
+    try text.split(separator: ",", omittingEmptySubsequences: false).enumerated().map { index, part in
+        let trimmed = part.trimmingCharacters(in: .whitespaces)
+        guard let value = T(trimmed) else {
+            throw ValidationError("\(option): entry \(index) '\(trimmed)' is not a number")
+        }
+        return value
+    }
+}

@@ -6,7 +6,8 @@ struct REGCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reg",
         abstract: "Refined Generalized Focal Loss on OpenCL devices, with a float64 CPU reference.",
-        subcommands: [DevicesCommand.self, CheckCommand.self, BenchCommand.self, RefineCommand.self, DemoCommand.self]
+        subcommands: [DevicesCommand.self, LossCommand.self, EdtCommand.self, BoxDistanceCommand.self, RefineCommand.self,
+                      CheckCommand.self, BenchCommand.self, DemoCommand.self]
     )
 
     static func main() {

@@ -1,0 +1,214 @@
+import ArgumentParser
+import Foundation
+import REG
+import REGNumPy
+
+/// The focal loss and its gradient, through files.
+struct LossCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loss",
+        abstract: "Refined generalized focal loss and ∂L/∂logits of .npy arrays.",
+        discussion: """
+            Detection: LOGITS (N, C) with --targets (N, C) in [0, 1] (soft targets allowed). \
+            Segmentation: LOGITS (B, C, H, W) with --labels (B, H, W): 0 background, 1…C classes, \
+            255 ignore. --distances or --weights have the shape of LOGITS; so has --sigma-map. \
+            Prints the loss, the raw sum, the count N_task and the device.
+            """)
+
+    enum Weighting: String, ExpressibleByArgument, CaseIterable {
+        case inverse, balanced, normalized
+
+        var scheme: ClassWeights.Scheme {
+            switch self {
+            case .inverse: .inverseFrequency
+            case .balanced: .balanced
+            case .normalized: .normalized
+            }
+        }
+    }
+
+    @Option(help: ArgumentHelp("Logits (.npy): (N, C) or (B, C, H, W).", valueName: "logits"))
+    var logits: String
+
+    @Option(help: ArgumentHelp("Detection targets (.npy, (N, C)).", valueName: "targets"))
+    var targets: String?
+
+    @Option(help: ArgumentHelp("Segmentation labels (.npy, (B, H, W)).", valueName: "labels"))
+    var labels: String?
+
+    @Option(help: ArgumentHelp("Distances d (.npy, shape of the logits); needs --beta and --delta.", valueName: "distances"))
+    var distances: String?
+
+    @Option(parsing: .unconditional, help: "Refinement sharpness β (with --distances).")
+    var beta: Float?
+
+    @Option(parsing: .unconditional, help: "Refinement threshold δ in pixels (with --distances).")
+    var delta: Float?
+
+    @Option(help: ArgumentHelp("Precomputed spatial weights g (.npy, shape of the logits).", valueName: "weights"))
+    var weights: String?
+
+    @Option(help: ArgumentHelp("Per-class α, comma-separated.", valueName: "a1,a2,…"))
+    var alpha: String?
+
+    @Option(help: ArgumentHelp("Per-class annotation counts, comma-separated: α from --weighting.", valueName: "n1,n2,…"))
+    var counts: String?
+
+    @Option(help: "How counts become α: inverse (N_total/N_c), balanced (N_total/(C·N_c)), normalized (Σα = 1).")
+    var weighting: Weighting = .inverse
+
+    @Option(help: "Focusing parameter γ ≥ 0.")
+    var gamma: Float = 2
+
+    @Option(name: .customLong("pos-fraction"), help: "torchvision's split a ∈ [0, 1] (off by default).")
+    var positiveFraction: Float?
+
+    @Option(help: "Uncertainty σ for every element.")
+    var sigma: Float?
+
+    @Option(name: .customLong("sigma-map"), help: ArgumentHelp("Uncertainty σ per element (.npy, shape of the logits).", valueName: "sigma-map"))
+    var sigmaMap: String?
+
+    @Option(help: "sigmoid (default) or softmax over the classes of each pixel (segmentation).")
+    var activation: FocalLoss.Activation = .sigmoid
+
+    @Option(help: "mean (Σℓ / N_task), sum, or none (per-element loss, see --loss-out).")
+    var reduction: FocalLoss.Reduction = .mean
+
+    @Option(name: .customLong("grad-out"), help: ArgumentHelp("Write ∂L/∂logits here (.npy, float32).", valueName: "file"))
+    var gradientOutput: String?
+
+    @Option(name: .customLong("sigma-grad-out"), help: ArgumentHelp("Write ∂L/∂σ here (.npy, float32; with --sigma-map).", valueName: "file"))
+    var sigmaGradientOutput: String?
+
+    @Option(name: .customLong("loss-out"), help: ArgumentHelp("Write the per-element loss here (.npy, float32; with --reduction none).", valueName: "file"))
+    var lossOutput: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var deviceOption: DeviceOption
+
+    func validate() throws {
+        guard (targets == nil) != (labels == nil) else {
+            throw ValidationError("give exactly one of --targets (detection) and --labels (segmentation)")
+        }
+        if distances != nil && weights != nil { throw ValidationError("give --distances or --weights, not both") }
+        if distances != nil && (beta == nil || delta == nil) {
+            throw ValidationError("--distances needs --beta and --delta")
+        }
+        if distances == nil && (beta != nil || delta != nil) {
+            throw ValidationError("--beta and --delta refine --distances; give --distances too")
+        }
+        if alpha != nil && counts != nil { throw ValidationError("give --alpha or --counts, not both") }
+        if sigma != nil && sigmaMap != nil { throw ValidationError("give --sigma or --sigma-map, not both") }
+        if sigmaGradientOutput != nil && sigmaMap == nil {
+            throw ValidationError("--sigma-grad-out writes the per-element ∂L/∂σ of --sigma-map")
+        }
+        if lossOutput != nil && reduction != .none {
+            throw ValidationError("--loss-out writes the per-element loss of --reduction none")
+        }
+    }
+
+    func run() throws {
+        let logitArray = try ArrayFiles.read(logits)
+        var sources = ArgumentSources(
+            files: ["logits": logits],
+            options: ["gamma": "--gamma", "alpha": alpha == nil ? "--counts" : "--alpha", "counts": "--counts",
+                      "positiveFraction": "--pos-fraction", "sigma": "--sigma",
+                      "activation": "--activation", "beta": "--beta", "delta": "--delta", "classes": "logits' class axis"])
+        let shape = logitArray.shape
+        try ArrayFiles.requireRank(logitArray, targets != nil ? [2] : [4], "logits")
+        let classes = shape[1]
+
+        var settings = FocalLoss(activation: activation, positiveFraction: positiveFraction, gamma: gamma,
+                                 reduction: reduction)
+        if let alpha { settings.alpha = try parseList(alpha, option: "--alpha") }
+        if let counts {
+            settings.alpha = try sources.run { try ClassWeights.alpha(counts: try parseList(counts, option: "--counts"), weighting.scheme) }
+        }
+        if let distances {
+            sources.files["distances"] = distances
+            settings.spatial = .distances(try Self.values(distances, shape: shape), Refinement(beta: beta!, delta: delta!))
+        } else if let weights {
+            sources.files["weights"] = weights
+            settings.spatial = .weights(try Self.values(weights, shape: shape))
+        }
+        if let sigma { settings.uncertainty = .scalar(sigma) }
+        if let sigmaMap {
+            sources.files["sigma"] = sigmaMap
+            settings.uncertainty = .perElement(try Self.values(sigmaMap, shape: shape))
+        }
+
+        let engine = try deviceOption.engine()
+        let values = try logitArray.floats()
+        let result: FocalLossResult<Float>
+        if let targets {
+            sources.files["targets"] = targets
+            let targetValues = try Self.values(targets, shape: shape)
+            result = try sources.run {
+                try engine.focalLoss(detection: values, targets: targetValues, samples: shape[0], classes: classes, settings)
+            }
+        } else {
+            let labelArray = try ArrayFiles.read(labels!)
+            sources.files["labels"] = labels!
+            guard labelArray.shape == [shape[0], shape[2], shape[3]] else {
+                throw InputError("\(labels!): shape \(labelArray.shape) does not match the logits' (B, H, W) = \([shape[0], shape[2], shape[3]])")
+            }
+            let labelValues = try labelArray.int32s()
+            result = try sources.run {
+                try engine.focalLoss(segmentation: values, labels: labelValues, batch: shape[0], classes: classes,
+                                     height: shape[2], width: shape[3], settings)
+            }
+        }
+
+        if let gradientOutput {
+            try ArrayFiles.write(try NumPyArray(shape: shape, float32: result.gradient), to: gradientOutput)
+        }
+        if let sigmaGradientOutput, let sigmaGradient = result.sigmaGradient {
+            try ArrayFiles.write(try NumPyArray(shape: shape, float32: sigmaGradient), to: sigmaGradientOutput)
+        }
+        if let lossOutput, let elementLoss = result.elementLoss {
+            try ArrayFiles.write(try NumPyArray(shape: shape, float32: elementLoss), to: lossOutput)
+        }
+        try report(result, engine: engine)
+    }
+
+    private func report(_ result: FocalLossResult<Float>, engine: Engine) throws {
+        if json {
+            let summary = Summary(loss: Double(result.loss), sum: result.sum, count: result.count,
+                                  reduction: reduction.rawValue, device: "\(engine.backend)",
+                                  sigmaGradient: result.scalarSigmaGradient.map(Double.init))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+            return
+        }
+        print("loss (\(reduction.rawValue)): \(result.loss)")
+        print("sum: \(result.sum)   count: \(result.count)")
+        if let scalar = result.scalarSigmaGradient { print("∂L/∂σ: \(scalar)") }
+        print("device: \(engine.backend)")
+    }
+
+    /// A float array that must have the logits' shape.
+    static func values(_ path: String, shape: [Int]) throws -> [Float] {
+        let array = try ArrayFiles.read(path)
+        guard array.shape == shape else {
+            throw InputError("\(path): shape \(array.shape) does not match the logits' \(shape)")
+        }
+        return try array.floats()
+    }
+
+    private struct Summary: Encodable {
+        let loss: Double
+        let sum: Double
+        let count: Int
+        let reduction: String
+        let device: String
+        /// ∂L/∂σ for a scalar --sigma.
+        let sigmaGradient: Double?
+    }
+}
+
+extension FocalLoss.Activation: ExpressibleByArgument {}
+extension FocalLoss.Reduction: ExpressibleByArgument {}
