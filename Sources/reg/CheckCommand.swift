@@ -48,7 +48,7 @@ struct CheckCommand: ParsableCommand {
         }
         print("Checking \(device) against the CPU reference (float64): \(cases) cases per operation, seed \(seed)"
               + (buildOptions.isEmpty ? "" : ", build options \(buildOptions)"))
-        let table = TextTable([("operation", 14, .left), ("cases", 5, .right), ("max abs error", 13, .right),
+        let table = TextTable([("operation", entries.map(\.operation.count).max() ?? 14, .left), ("cases", 5, .right), ("max abs error", 13, .right),
                                ("max rel error", 13, .right), ("tolerance", 40, .left), ("result", 6, .left)])
         print(table.header)
         let progress = Progress()

@@ -17,6 +17,10 @@ public enum CheckSuite {
 
     public static let entries: [Entry] = [
         Entry(operation: "refinement", run: RefinementCheck.run),
+        Entry(operation: "focal-loss", run: FocalLossCheck.values),
+        Entry(operation: "focal-loss-gradient", run: FocalLossCheck.gradients),
+        Entry(operation: "distance-transform", run: DistanceTransformCheck.run),
+        Entry(operation: "box-distance", run: BoxDistanceCheck.run),
     ]
 }
 
