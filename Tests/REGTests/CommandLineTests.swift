@@ -66,7 +66,7 @@ struct CommandLineTests {
         #expect(chart.contains("device copy bandwidth"))
     }
 
-    @Test("--help works for every subcommand", arguments: ["devices", "check", "bench", "refine", "demo"])
+    @Test("--help works for every subcommand", arguments: ["devices", "loss", "edt", "box-distance", "check", "bench", "refine", "demo"])
     func help(subcommand: String) throws {
         let outcome = try CommandLineTool.run([subcommand, "--help"])
         #expect(outcome.status == 0)
@@ -75,7 +75,7 @@ struct CommandLineTests {
     }
 
     @Test("A --device that names nothing is a clear error and a non-zero exit",
-          arguments: [["check"], ["bench", "--quick"], ["demo", "--count", "10"]], ["99", "no such gpu"])
+          arguments: [["check"], ["bench", "--quick"], ["demo", "--size", "8"]], ["99", "no such gpu"])
     func badDevice(command: [String], device: String) throws {
         let outcome = try CommandLineTool.run(command + ["--device", device])
         #expect(outcome.status != 0)
