@@ -9,3 +9,6 @@ tools/setup.sh
 export POCL_CACHE_DIR="${POCL_CACHE_DIR:-$PWD/.build/pocl-cache}"
 swift build --build-tests
 swift test --skip-build "$@"
+# The self-contained release binary: no Swift, Foundation or OpenCL library linked, and it runs
+# `reg devices` from a folder of its own, with and without an OpenCL driver.
+tools/build-static.sh --verify
