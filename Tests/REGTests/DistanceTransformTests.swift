@@ -293,6 +293,29 @@ struct DistanceTransformTests {
         }
     }
 
+    @Test("4096 × 4096 with one class pixel in a corner: every squared distance exact, both layouts",
+          arguments: DistanceTransformRoutine.Layout.allCases)
+    func largest(layout: DistanceTransformRoutine.Layout) throws {
+        let side = 4096
+        let engine = try Engines.device()
+        guard case .openCL(let context) = engine.backend else { return }
+        let routine = try DistanceTransformRoutine(context: context, configuration: engine.configuration, layout: layout)
+        var labels = [UInt8](repeating: 0, count: side * side)
+        labels[0] = 1
+        labels[side * side - 1] = 255
+        let problem = try DistanceTransformProblem(labelCount: labels.count, batch: 1, height: side, width: side,
+                                                   classes: 1, spacing: .unit, squared: true)
+        let out = try routine.distanceTransform(labels: labels, problem)
+        // d² = y² + x² up to 2·4095² ≈ 3.4e7 > 2^24: the float is the correctly rounded integer.
+        var wrong = 0
+        out.withUnsafeBufferPointer { out in
+            for y in 0..<side {
+                for x in 0..<side where out[y * side + x] != Float(y * y + x * x) { wrong += 1 }
+            }
+        }
+        #expect(wrong == 0)
+    }
+
     @Test("Invalid arguments name the argument and the offending label", arguments: [0, 1])
     func invalidArguments(backend: Int) throws {
         let engine = backend == 0 ? try Engines.device() : try Engines.reference()

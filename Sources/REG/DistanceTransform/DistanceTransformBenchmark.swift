@@ -1,4 +1,3 @@
-import Foundation
 import REGRuntime
 
 /// Distance-transform throughput on blob-like label maps (B = 8, C = 5 at 512², 1024², 2048²).
@@ -12,9 +11,7 @@ enum DistanceTransformBenchmark {
 
     static func run(engine: Engine, quick: Bool) throws -> [BenchmarkRecord] {
         let batch = quick ? 2 : 8
-        var sides = quick ? [128, 256] : [512, 1024, 2048]
-        if let only = ProcessInfo.processInfo.environment["REG_EDT_SIDES"] { sides = only.split(separator: ",").map { Int($0)! } }
-        if engine.device == nil, ProcessInfo.processInfo.environment["REG_EDT_NOREF"] != nil { return [] }
+        let sides = quick ? [128, 256] : [512, 1024, 2048]
         var records: [BenchmarkRecord] = []
         for side in sides {
             let labels = blobLabels(batch: batch, height: side, width: side, classes: classes, seed: UInt64(side))
@@ -36,7 +33,6 @@ enum DistanceTransformBenchmark {
                 let output = try Buffer<Float>(context: context, count: problem.outputCount)
                 kernel = try Stopwatch.median(repeats: repeats) {
                     let (columns, rows) = try routine.kernelSeconds(labels: input, output: output, problem)
-                    if ProcessInfo.processInfo.environment["REG_EDT_DEBUG"] != nil { print("columns \(columns * 1e3) ms rows \(rows * 1e3) ms") }
                     return columns + rows
                 }
             }
