@@ -9,5 +9,6 @@ public enum BenchmarkSuite {
 
     public static let entries: [Entry] = [
         Entry(operation: "refinement", run: RefinementBenchmark.run),
+        Entry(operation: "focal-loss", run: FocalLossBenchmark.run),
     ]
 }
