@@ -100,8 +100,9 @@ inline float2 reg_focal_binary(float p, float q, float lp, float lq, float y, fl
     if (gamma_n == 0) {
         f = 1.0f;
         fr = 0.0f;
-    } else if (gamma_n > 0) { // small integer γ: products only
-        const float power = pown(ad, gamma_n - 1);
+    } else if (gamma_n > 0) { // small integer γ: products only (pown goes through exp/log on some drivers)
+        float power = 1.0f;
+        for (int j = 1; j < gamma_n; ++j) power *= ad;
         f = power * ad;
         fr = power * p * q;
     } else if (ad == 0.0f) {

@@ -9,6 +9,7 @@ public enum BenchmarkSuite {
 
     public static let entries: [Entry] = [
         Entry(operation: "refinement", run: RefinementBenchmark.run),
+        Entry(operation: "focal-loss", run: FocalLossBenchmark.run),
         Entry(operation: "distance-transform", run: DistanceTransformBenchmark.run),
         Entry(operation: "box-distance", run: BoxDistanceBenchmark.run),
     ]

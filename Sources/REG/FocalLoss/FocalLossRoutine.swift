@@ -162,10 +162,17 @@ final class FocalLossRoutine: DeviceRoutine {
     }
 
     /// Groups of the main kernel and of the label count for `input`: the partial buffers' size.
+    ///
+    /// Enough groups to cover the input once (at most 2^16). On GPUs and accelerators at most 32
+    /// per compute unit, enough to fill the device several times over, so that `finish_sums`, one
+    /// work-group, reads a few thousand partials at most; the grid-stride loops cover the rest. CPU
+    /// devices keep one element per work-item: PoCL runs a work-item's whole loop before the next
+    /// one's, so a long grid-stride loop there touches a new cache line at every step.
     private func groups(_ input: FocalLossInput, _ main: MainKernel) -> (main: Int, count: Int) {
         let work = input.rowCount * (Variant(input).segmentation ? 1 : input.classes)
-        return (LaunchShape.gridStride(count: work, workGroupSize: main.workGroupSize) / main.workGroupSize,
-                LaunchShape.gridStride(count: input.rowCount, workGroupSize: countGroupSize) / countGroupSize)
+        let limit = context.device.kind == .cpu ? Int.max : max(64, 32 * context.device.computeUnits)
+        return (min(LaunchShape.gridStride(count: work, workGroupSize: main.workGroupSize) / main.workGroupSize, limit),
+                min(LaunchShape.gridStride(count: input.rowCount, workGroupSize: countGroupSize) / countGroupSize, limit))
     }
 
     /// Uploads `input` and allocates the outputs.
