@@ -1,17 +1,9 @@
-/// SplitMix64: a small deterministic generator, so every random test input is fixed by its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
+import REG
 
-    init(seed: UInt64) { state = seed }
+/// The tests' generator: REG's SplitMix64, so every random test input is fixed by its seed.
+typealias SeededGenerator = SplitMix64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     mutating func floats(_ count: Int, in range: ClosedRange<Float>) -> [Float] {
         (0..<count).map { _ in Float.random(in: range, using: &self) }
     }
