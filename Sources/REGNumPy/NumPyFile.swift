@@ -8,15 +8,15 @@ extension NumPyArray {
     /// NumPy aligns the start of the data to 64 bytes.
     static let alignment = 64
 
-    /// Reads a `.npy` file. Errors name the file.
+    /// Reads a `.npy` file to its end: a regular file, a FIFO or a device. Errors name the file.
     public init(contentsOf url: URL) throws(NumPyError) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw NumPyError(.io, file: url.path, "cannot read: \((error as NSError).localizedDescription)")
-        }
-        try self.init(npy: data, source: url.path)
+        try self.init(npy: try FileInput.contents(ofPath: url.path), source: url.path)
+    }
+
+    /// Reads a `.npy` file from an open descriptor (standard input: 0) to its end; `source` names
+    /// it in errors.
+    public init(fileDescriptor: Int32, source: String) throws(NumPyError) {
+        try self.init(npy: try FileInput.contents(of: fileDescriptor, source: source), source: source)
     }
 
     /// Decodes the bytes of a `.npy` file; `source` names them in errors. Fortran-order and
@@ -78,6 +78,14 @@ extension NumPyArray {
     /// The `.npy` bytes: version 1.0 when the header fits in 65535 bytes, else 2.0; little-endian,
     /// C order; byte for byte what `numpy.save` writes for the same array.
     public func npyData() -> Data {
+        var out = Data(npyHeader())
+        withValueBytes { (bytes: UnsafeRawBufferPointer) in out.append(contentsOf: bytes) }
+        return out
+    }
+
+    /// The bytes before the values: magic, version, header length, the header dict padded so that
+    /// the values start 64-aligned.
+    func npyHeader() -> [UInt8] {
         let header = Array(NumPyHeader(dtype: dtype, shape: shape).text.utf8)
         // Header length counts the padding and the final newline; the data starts 64-aligned.
         func padded(prefix: Int) -> Int {
@@ -90,34 +98,50 @@ extension NumPyArray {
             version = 2
             length = padded(prefix: 12)
         }
-        var out = Data(Self.magic)
-        out.append(contentsOf: [version, 0])
+        var out = Self.magic + [version, 0]
         for byte in 0..<(version == 1 ? 2 : 4) { out.append(UInt8(truncatingIfNeeded: length >> (8 * byte))) }
-        out.append(contentsOf: header)
-        out.append(contentsOf: [UInt8](repeating: 0x20, count: length - header.count - 1))
+        out += header
+        out += [UInt8](repeating: 0x20, count: length - header.count - 1)
         out.append(0x0A)
-        switch storage {
-        case .float32(let v): Self.append(v.map { $0.bitPattern.littleEndian }, to: &out)
-        case .float64(let v): Self.append(v.map { $0.bitPattern.littleEndian }, to: &out)
-        case .uint8(let v): out.append(contentsOf: v)
-        case .bool(let v): out.append(contentsOf: v.map { $0 ? 1 : 0 })
-        case .int32(let v): Self.append(v.map { $0.littleEndian }, to: &out)
-        case .int64(let v): Self.append(v.map { $0.littleEndian }, to: &out)
-        }
         return out
     }
 
-    /// Writes the array as a `.npy` file (replacing it atomically). Errors name the file.
-    public func write(to url: URL) throws(NumPyError) {
-        do {
-            try npyData().write(to: url, options: .atomic)
-        } catch {
-            throw NumPyError(.io, file: url.path, "cannot write: \((error as NSError).localizedDescription)")
+    /// Hands `body` the values as little-endian bytes: the array's own memory where it already
+    /// is that, else converted pieces, so writing a large array needs no second copy of it.
+    func withValueBytes<E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) {
+        switch storage {
+        case .float32(let v): try Self.littleEndian(v, { $0.bitPattern }, body)
+        case .float64(let v): try Self.littleEndian(v, { $0.bitPattern }, body)
+        case .int32(let v): try Self.littleEndian(v, { $0 }, body)
+        case .int64(let v): try Self.littleEndian(v, { $0 }, body)
+        case .uint8(let v): try Self.littleEndian(v, { $0 }, body)
+        case .bool(let v): try Self.pieces(v, { UInt8($0 ? 1 : 0) }, body)
         }
     }
 
-    private static func append<T: FixedWidthInteger>(_ values: [T], to data: inout Data) {
-        values.withUnsafeBytes { data.append(contentsOf: $0) }
+    /// `values` whose memory is `word(value)` in native order: passed as they are on a
+    /// little-endian machine, converted on a big-endian one.
+    private static func littleEndian<T, W: FixedWidthInteger, E: Error>(
+        _ values: [T], _ word: (T) -> W, _ body: (UnsafeRawBufferPointer) throws(E) -> Void
+    ) throws(E) {
+        #if _endian(little)
+        let result: Result<Void, E> = values.withUnsafeBytes { raw in Result { () throws(E) in try body(raw) } }
+        try result.get()
+        #else
+        try pieces(values, word, body)
+        #endif
+    }
+
+    /// `values` converted to little-endian words a megabyte or so at a time.
+    private static func pieces<T, W: FixedWidthInteger, E: Error>(
+        _ values: [T], _ word: (T) -> W, _ body: (UnsafeRawBufferPointer) throws(E) -> Void
+    ) throws(E) {
+        let step = max(1, (1 << 20) / MemoryLayout<W>.size)
+        for start in stride(from: 0, to: values.count, by: step) {
+            let words = values[start..<min(start + step, values.count)].map { word($0).littleEndian }
+            let result: Result<Void, E> = words.withUnsafeBytes { raw in Result { () throws(E) in try body(raw) } }
+            try result.get()
+        }
     }
 
     private static func decode(_ raw: UnsafeRawBufferPointer, _ dtype: NumPyDType, count: Int, bigEndian: Bool) -> Storage {
