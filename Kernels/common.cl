@@ -5,6 +5,13 @@
 #ifndef REG_COMMON_CL
 #define REG_COMMON_CL
 
+// Test hook: -DREG_FAIL_BUILD=1 fails every program, =2 only the focal variants that read
+// distances, with one compiler error that says so (the fallback tests use it: a real syntax error
+// would print thousands of lines into the test log).
+#if defined(REG_FAIL_BUILD) && REG_FAIL_BUILD == 1
+#error "REG_FAIL_BUILD=1: this build fails on purpose, for a fallback test"
+#endif
+
 // σ(t) without overflow for any t, including ±INFINITY: exp is only taken of −|t|.
 inline float reg_sigmoid(float t) {
     float e = exp(-fabs(t));

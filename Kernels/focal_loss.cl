@@ -33,6 +33,9 @@
 #ifndef CLASSES
 #define CLASSES 2
 #endif
+#if defined(REG_FAIL_BUILD) && REG_FAIL_BUILD == 2 && SPATIAL == 2
+#error "REG_FAIL_BUILD=2: this build fails on purpose, for a fallback test"
+#endif
 
 // σ below this is treated as 0 (p̂ = p, ∂ℓ/∂σ = 0); above it p̂ ≥ 0.8σ stays a normal float.
 #define REG_SIGMA_MIN 0x1p-60f
@@ -242,6 +245,7 @@ __kernel void focal_detection(__global const float *logits,
     const uint class_step = (uint)(step % classes);
     uint c = (uint)(get_global_id(0) % classes);
     float2 loss = (float2)(0.0f), dsigma = (float2)(0.0f);
+    bool finite = true;
     for (ulong i = get_global_id(0); i < elements; i += step) {
         float z = logits[i];
         float y = targets[i];
@@ -256,7 +260,9 @@ __kernel void focal_detection(__global const float *logits,
             sigma = 0.0f;
         }
         const float3 r = reg_focal_element(reg_sigmoid_parts(z), y, w, gamma, gamma_n, sigma);
-        gradient[i] = r.y * scale;
+        const float gz = r.y * scale;
+        gradient[i] = gz;
+        finite = finite && isfinite(gz) && isfinite(r.x) && isfinite(r.z * scale);
         reg_store_extras(i, r, scale, sigma_gradient, element_loss);
         loss = reg_sum_add(loss, r.x);
 #if UNCERTAINTY == 1
@@ -265,6 +271,7 @@ __kernel void focal_detection(__global const float *logits,
         c += class_step;
         if (c >= classes) c -= classes;
     }
+    if (!finite) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
     reg_group_reduce(scratch_sums, scratch_counts, (float4)(loss, dsigma), 0);
     if (get_local_id(0) == 0) {
         partial_sums[get_group_id(0)] = scratch_sums[0];
@@ -306,6 +313,7 @@ __kernel void focal_segmentation(__global const float *logits,
     ulong b = get_global_id(0) / plane, offset = get_global_id(0) % plane;
     float2 loss = (float2)(0.0f), dsigma = (float2)(0.0f);
     ulong count = 0;
+    bool finite = true;
     for (ulong i = get_global_id(0); i < pixels; i += step) {
         const ulong base = b * classes * plane + offset;
         const uint label = labels[i];
@@ -368,6 +376,7 @@ __kernel void focal_segmentation(__global const float *logits,
             const float3 r = reg_focal_element(pp, y, w, gamma, gamma_n, sigma);
             t[k] = r.y;
             pixel_loss += r.x;
+            finite = finite && isfinite(r.z * scale);
             reg_store_extras(e, r, scale, sigma_gradient, element_loss);
 #if UNCERTAINTY == 1
             dsigma = reg_sum_add(dsigma, r.z);
@@ -390,8 +399,11 @@ __kernel void focal_segmentation(__global const float *logits,
                 const float p = ex[k] * e_top * p_top;
                 g = t[k] / (1.0f - p) - p * sum_q - t[top] * (ex[k] / rest);
             }
-            gradient[e] = keep ? g * scale : 0.0f;
+            const float gz = keep ? g * scale : 0.0f;
+            gradient[e] = gz;
+            finite = finite && isfinite(gz);
         }
+        finite = finite && isfinite(pixel_loss);
         loss = reg_sum_add(loss, pixel_loss);
 #else
         for (uint k = 0; k < classes; ++k) {
@@ -408,7 +420,9 @@ __kernel void focal_segmentation(__global const float *logits,
             }
             if (!(ok && element_ok && keep)) w = 0.0f;
             const float3 r = reg_focal_element(reg_sigmoid_parts(z), y, w, gamma, gamma_n, sigma);
-            gradient[e] = keep ? r.y * scale : 0.0f;
+            const float gz = keep ? r.y * scale : 0.0f;
+            gradient[e] = gz;
+            finite = finite && isfinite(gz) && isfinite(r.x) && isfinite(r.z * scale);
             reg_store_extras(e, r, scale, sigma_gradient, element_loss);
             loss = reg_sum_add(loss, r.x);
 #if UNCERTAINTY == 1
@@ -423,6 +437,7 @@ __kernel void focal_segmentation(__global const float *logits,
             b += 1;
         }
     }
+    if (!finite) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
     reg_group_reduce(scratch_sums, scratch_counts, (float4)(loss, dsigma), count);
     if (get_local_id(0) == 0) {
         partial_sums[get_group_id(0)] = scratch_sums[0];

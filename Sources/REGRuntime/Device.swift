@@ -21,6 +21,8 @@ public struct Device: @unchecked Sendable, CustomStringConvertible {
     public let openCLVersion: String
     public let computeUnits: Int
     public let globalMemoryBytes: UInt64
+    /// The largest single buffer the device allocates (CL_DEVICE_MAX_MEM_ALLOC_SIZE).
+    public let maxAllocationBytes: UInt64
     public let localMemoryBytes: UInt64
     public let maxWorkGroupSize: Int
     public let extensions: [String]
@@ -87,6 +89,7 @@ public struct Device: @unchecked Sendable, CustomStringConvertible {
         }
         computeUnits = Int(try Self.value(id, CL_DEVICE_MAX_COMPUTE_UNITS) as cl_uint)
         globalMemoryBytes = try Self.value(id, CL_DEVICE_GLOBAL_MEM_SIZE) as cl_ulong
+        maxAllocationBytes = try Self.value(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE) as cl_ulong
         localMemoryBytes = try Self.value(id, CL_DEVICE_LOCAL_MEM_SIZE) as cl_ulong
         maxWorkGroupSize = Int(try Self.value(id, CL_DEVICE_MAX_WORK_GROUP_SIZE) as Int)
     }

@@ -11,7 +11,7 @@ public final class DeviceContext: @unchecked Sendable {
     public let device: Device
     let context: cl_context
     let queue: cl_command_queue
-    private let programs = Mutex<[ProgramKey: Program]>([:])
+    private let programs = Mutex<[ProgramKey: ProgramBinary]>([:])
 
     public init(device: Device) throws(OpenCLError) {
         self.device = device
@@ -41,13 +41,14 @@ public final class DeviceContext: @unchecked Sendable {
     public func program(source: String, options: String = "") throws(OpenCLError) -> Program {
         let key = ProgramKey(source: source, options: options, device: device.name,
                              driverVersion: device.driverVersion)
-        if let cached = programs.withLock({ $0[key] }) { return cached }
-        let built = try Program(context: self, source: source, options: options)
-        return programs.withLock { cache in
+        if let cached = programs.withLock({ $0[key] }) { return Program(binary: cached, context: self) }
+        let built = try ProgramBinary(context: context, device: device.id, source: source, options: options)
+        let binary = programs.withLock { cache in
             if let raced = cache[key] { return raced }
             cache[key] = built
             return built
         }
+        return Program(binary: binary, context: self)
     }
 
     /// Number of programs built so far (for tests of the cache).

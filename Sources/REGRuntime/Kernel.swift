@@ -5,15 +5,14 @@ import COpenCL
 public final class Kernel {
     let handle: cl_kernel
     public let name: String
-    let program: Program
-    /// Strong: the program refers to its context weakly (the context caches the program).
-    let context: DeviceContext
+    /// Strong, and through it the context: a kernel stays usable as long as it is held.
+    public let program: Program
+    var context: DeviceContext { program.context }
 
     init(handle: cl_kernel, name: String, program: Program) {
         self.handle = handle
         self.name = name
         self.program = program
-        self.context = program.context
     }
 
     deinit { _ = regclReleaseKernel(handle) }

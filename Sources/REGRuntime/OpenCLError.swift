@@ -32,3 +32,12 @@ public struct OpenCLError: Error, CustomStringConvertible, Sendable, Equatable {
 func check(_ status: cl_int, _ call: @autoclosure () -> String) throws(OpenCLError) {
     if status != CL_SUCCESS { throw OpenCLError(code: status, call: call()) }
 }
+
+extension OpenCLError {
+    /// Whether this is a program that does not build on its device (compile error, bad build
+    /// options, unusable binary), rather than a failure while running.
+    public var isBuildFailure: Bool {
+        [CL_BUILD_PROGRAM_FAILURE, CL_INVALID_BUILD_OPTIONS, CL_INVALID_BINARY, CL_COMPILER_NOT_AVAILABLE,
+         CL_INVALID_PROGRAM_EXECUTABLE].contains(code) || buildLog != nil
+    }
+}

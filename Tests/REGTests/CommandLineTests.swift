@@ -16,10 +16,20 @@ struct CommandLineTests {
 
     @Test("reg check exits 1 when the device fails, naming the operation")
     func checkFails() throws {
-        let outcome = try CommandLineTool.run(["check", "--cases", "2", "--device", "0", "--build-options=-Dfloat=struct"])
+        let outcome = try CommandLineTool.run(["check", "--cases", "2", "--device", "0", "--build-options=-DREG_FAIL_BUILD=1"])
         #expect(outcome.status == 1)
         #expect(outcome.standardOutput.contains("FAIL refinement: clBuildProgram"), "\(outcome.standardOutput.prefix(2000))")
-        #expect(outcome.standardOutput.contains("more lines)"), "the build log is abridged")
+        #expect(outcome.standardOutput.contains("fails on purpose"), "the build log is shown")
+    }
+
+    @Test("reg check with bad build options shows no PASS for any operation (each call throws)",
+          arguments: ["-bogus-flag", "-DREG_FAIL_BUILD=1"])
+    func checkNeverPassesAFailedBuild(options: String) throws {
+        let outcome = try CommandLineTool.run(["check", "--cases", "2", "--device", "0", "--build-options=\(options)"])
+        #expect(outcome.status == 1)
+        let rows = outcome.standardOutput.split(separator: "\n").filter { $0.hasSuffix("PASS") || $0.hasSuffix("FAIL") }
+        #expect(rows.count == 5, "\(outcome.standardOutput.prefix(2000))")
+        for row in rows { #expect(row.hasSuffix("FAIL"), "\(row)") }
     }
 
     @Test("reg check with the CPU reference says there is nothing to compare, and exits 0")

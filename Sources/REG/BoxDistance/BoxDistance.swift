@@ -145,8 +145,14 @@ extension Engine {
     ///   a negative image index or a non-finite coordinate.
     public func boxDistances(points: [SamplePoint], boxes: [GroundTruthBox], classes: Int) throws -> [Float] {
         let problem = try BoxDistanceProblem(points: points, boxes: boxes, classes: classes)
-        return try run("box-distance", on: BoxDistanceRoutine.self,
+        let output = problem.outputCount
+        let inputs = MemoryNeeds.floats(3 * points.count + 4 * boxes.count)
+        let memory = MemoryNeeds(hostBytes: MemoryNeeds.floats(output) + inputs,
+                                 referenceHostBytes: MemoryNeeds.doubles(output) + MemoryNeeds.floats(output),
+                                 deviceBytes: MemoryNeeds.floats(output) + inputs, largestBuffer: MemoryNeeds.floats(output),
+                                 remedy: "use fewer points or classes per call")
+        return try run("box-distance", on: BoxDistanceRoutine.self, memory: memory,
                        device: { try $0.boxDistances(problem) },
-                       reference: { BoxDistanceReference.distances(problem).map(Float.init) })
+                       reference: { BoxDistanceReference.distances(problem).map(Float.init) }).0
     }
 }

@@ -138,8 +138,13 @@ extension Engine {
         let problem = try DistanceTransformProblem(labelCount: labels.count, batch: batch, height: height,
                                                    width: width, classes: classes, spacing: spacing,
                                                    squared: squared)
-        return try run("distance-transform", on: DistanceTransformRoutine.self,
+        let maps = MemoryNeeds.floats(problem.outputCount)
+        let memory = MemoryNeeds(hostBytes: maps + problem.labelCount, referenceHostBytes: maps + problem.labelCount,
+                                 deviceBytes: maps + problem.labelCount, largestBuffer: maps,
+                                 remedy: "use fewer classes, a smaller batch or smaller maps per call "
+                                     + "(the output is B·C·H·W = \(problem.batch)·\(problem.classes)·\(problem.height)·\(problem.width) float32 distances)")
+        return try run("distance-transform", on: DistanceTransformRoutine.self, memory: memory,
                        device: { try $0.distanceTransform(labels: labels, problem) },
-                       reference: { try DistanceTransformReference.distanceTransform(labels: labels, problem) })
+                       reference: { try DistanceTransformReference.distanceTransform(labels: labels, problem) }).0
     }
 }

@@ -64,7 +64,8 @@ final class DistanceTransformRoutine: DeviceRoutine {
         let badLabel = try Buffer<Int32>(context: context, copying: [0])
         try launchColumns(labels: input, output: output, badLabel: badLabel, problem)
         if try badLabel.read()[0] != 0 {
-            throw problem.firstInvalidLabel(bytes) ?? InvalidArgument("labels", "holds a value outside 0…C and 255")
+            throw problem.firstInvalidLabel(bytes)
+                ?? DeviceFault("the distance-transform kernel flagged a label that the host finds valid")
         }
         try launchRows(output: output, problem)
         return try output.read()

@@ -12,7 +12,9 @@ import REGRuntime
 /// Thread-safe: calls are serialised by a lock (routines own `cl_kernel`s, whose arguments are
 /// not thread-safe to set).
 public final class Engine: @unchecked Sendable {
-    public enum Backend: CustomStringConvertible {
+    /// What computes: one OpenCL device, or the float64 CPU reference. Every result says which
+    /// backend computed it; two backends are equal when they are the same device context.
+    public enum Backend: CustomStringConvertible, Equatable, Sendable {
         case openCL(DeviceContext)
         case reference
 
@@ -22,13 +24,21 @@ public final class Engine: @unchecked Sendable {
             case .reference: "CPU reference (float64)"
             }
         }
+
+        public static func == (a: Backend, b: Backend) -> Bool {
+            switch (a, b) {
+            case (.openCL(let x), .openCL(let y)): x === y
+            case (.reference, .reference): true
+            default: false
+            }
+        }
     }
 
     /// What happens when the OpenCL device fails to build or run a kernel.
     public enum FallbackPolicy: Sendable {
         /// Log one warning and compute on the CPU reference (the default).
         case toReference
-        /// Throw the `OpenCLError` (used by `reg check` and tests, which must measure the device).
+        /// Throw the error, every time (used by `reg check` and tests, which must measure the device).
         case throwError
     }
 
@@ -52,7 +62,8 @@ public final class Engine: @unchecked Sendable {
     private let lock = NSLock()
     private var state: Backend
     private var routines: [ObjectIdentifier: AnyObject] = [:]
-    /// Routines whose programs failed to build on this device: they run on the reference.
+    /// Operations whose programs failed to build on this device: they run on the reference.
+    /// Only under `.toReference`; under `.throwError` every call tries the device again.
     private var unbuildable: Set<ObjectIdentifier> = []
 
     /// Chooses a device: `device` if given, else `REG_DEVICE` from `environment`, else `auto`.
@@ -99,50 +110,80 @@ public final class Engine: @unchecked Sendable {
         return nil
     }
 
-    /// Runs `operation` on the device through routine `R`, or on the CPU reference.
+    /// Runs `body` and returns its value with the backend that computed it: `.reference` when any
+    /// engine call inside `body` ran on the reference (after a fallback, a build failure or an
+    /// overflow recomputed there), else the device.
+    public func reporting<T>(_ body: (Engine) throws -> T) throws -> (value: T, backend: Backend) {
+        let record = BackendRecord()
+        let value = try Self.$record.withValue(record) { try body(self) }
+        return (value, record.backend ?? backend)
+    }
+
+    @TaskLocal private static var record: BackendRecord?
+
+    /// Runs `operation` on the device through routine `R`, or on the CPU reference; returns the
+    /// result and the backend that computed it.
     ///
     /// `InvalidArgument` from either side is rethrown as is: bad input is the caller's, not the
-    /// device's. An `OpenCLError` triggers the fallback policy: a build failure moves this
-    /// operation to the reference; any other failure moves the whole engine there.
+    /// device's. `memory` is checked before anything is allocated (`OutOfMemory`). A build failure
+    /// moves this operation to the reference; an `OpenCLError` or `DeviceFault` while running moves
+    /// the whole engine there; a `DeviceOverflow` recomputes this one call there. Each logs one
+    /// warning; under `.throwError` each is thrown instead.
     func run<R: DeviceRoutine, Result>(_ operation: String,
                                        on routine: R.Type,
+                                       memory: MemoryNeeds,
                                        device: (R) throws -> Result,
-                                       reference: () throws -> Result) throws -> Result {
-        try lock.withLock {
+                                       reference: () throws -> Result) throws -> (Result, Backend) {
+        let (result, backend) = try lock.withLock { () throws -> (Result, Backend) in
             let key = ObjectIdentifier(routine)
             if case .openCL(let context) = state, !unbuildable.contains(key) {
+                try memory.requireDevice(context.device, operation)
+                try memory.requireHost(memory.hostBytes, operation)
                 do {
-                    let instance: R
-                    if let cached = routines[key] as? R {
-                        instance = cached
-                    } else {
-                        do {
-                            instance = try R(context: context, configuration: configuration)
-                        } catch {
-                            unbuildable.insert(key)
-                            throw error
-                        }
-                        routines[key] = instance
-                    }
-                    return try device(instance)
-                } catch let error as OpenCLError {
+                    return (try device(try routineInstance(R.self, key, context)), state)
+                } catch let error as OpenCLError where error.isBuildFailure {
                     guard fallback == .toReference else { throw error }
-                    if unbuildable.contains(key) {
-                        logger.warning("\(operation): kernels do not build on \(context.device); this operation uses the CPU reference from now on. \(error)")
-                    } else {
-                        logger.warning("\(operation) failed on \(context.device); REG uses the CPU reference from now on. \(error)")
-                        state = .reference
-                        routines.removeAll()
-                    }
+                    unbuildable.insert(key)
+                    logger.warning("\(operation): kernels do not build on \(context.device); this operation uses the CPU reference from now on. \(error)")
+                } catch let error as DeviceOverflow {
+                    guard fallback == .toReference else { throw error }
+                    logger.warning("\(operation): \(error) on \(context.device); this call was recomputed on the CPU reference.")
+                } catch where error is OpenCLError || error is DeviceFault {
+                    guard fallback == .toReference else { throw error }
+                    logger.warning("\(operation) failed on \(context.device); REG uses the CPU reference from now on. \(error)")
+                    state = .reference
+                    routines.removeAll()
                 }
             }
-            return try reference()
+            try memory.requireHost(memory.referenceHostBytes, operation)
+            return (try reference(), .reference)
         }
+        Self.record?.add(backend)
+        return (result, backend)
+    }
+
+    /// The cached routine `R` of this engine, built on first use.
+    private func routineInstance<R: DeviceRoutine>(_: R.Type, _ key: ObjectIdentifier,
+                                                   _ context: DeviceContext) throws(OpenCLError) -> R {
+        if let cached = routines[key] as? R { return cached }
+        let instance = try R(context: context, configuration: configuration)
+        routines[key] = instance
+        return instance
     }
 
     private func fail(_ error: any Error, _ what: String) throws {
         guard fallback == .toReference else { throw error }
         logger.warning("REG uses the CPU reference: \(what): \(error)")
+    }
+}
+
+/// The backends that computed the calls inside one `Engine.reporting` body: the reference wins.
+private final class BackendRecord: @unchecked Sendable {
+    // Written only by the thread running the body (task-locals do not cross into other threads).
+    private(set) var backend: Engine.Backend?
+
+    func add(_ used: Engine.Backend) {
+        if backend != .reference { backend = used }
     }
 }
 

@@ -98,6 +98,9 @@ public struct FocalLossResult<Scalar: BinaryFloatingPoint & Sendable>: Sendable,
     public var sigmaGradient: [Scalar]?
     /// ∂L/∂σ, times `gradientScale`; only for `.scalar` uncertainty.
     public var scalarSigmaGradient: Scalar?
+    /// What computed this result: the engine's device, or the float64 reference (after a fallback,
+    /// or an overflow recomputed there).
+    public var backend: Engine.Backend = .reference
 
     public init(loss: Scalar, sum: Double, count: Int, elementLoss: [Scalar]?, gradient: [Scalar],
                 sigmaGradient: [Scalar]?, scalarSigmaGradient: Scalar?) {
@@ -158,8 +161,10 @@ extension Engine {
     }
 
     private func focalLoss(_ input: FocalLossInput) throws -> FocalLossResult<Float> {
-        try run("focal loss", on: FocalLossRoutine.self,
-                device: { try $0.evaluate(input) },
-                reference: { try FocalLossReference.evaluate(input).rounded })
+        var (result, backend) = try run("focal loss", on: FocalLossRoutine.self, memory: input.memoryNeeds,
+                                        device: { try $0.evaluate(input) },
+                                        reference: { try FocalLossReference.evaluate(input).rounded })
+        result.backend = backend
+        return result
     }
 }

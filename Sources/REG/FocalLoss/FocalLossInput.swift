@@ -77,6 +77,22 @@ struct FocalLossInput: Sendable {
     /// Samples (detection) or pixels (segmentation).
     var rowCount: Int { elementCount / classes }
 
+    /// What one evaluation allocates: per-element inputs and outputs on the device, the outputs on
+    /// the host (float32 from the device; float64 then float32 from the reference).
+    var memoryNeeds: MemoryNeeds {
+        let n = elementCount
+        var outputs = 1 // the gradient
+        if case .perElement = settings.uncertainty { outputs += 1 }
+        if settings.reduction == .none { outputs += 1 }
+        var inputs = labels.isEmpty ? 2 : 1 // logits, and targets (detection)
+        if settings.spatial != .none { inputs += 1 }
+        if case .perElement = settings.uncertainty { inputs += 1 }
+        // n is the length of an array already in memory: these products cannot overflow.
+        return MemoryNeeds(hostBytes: 4 * n * outputs, referenceHostBytes: (8 + 4) * n * outputs,
+                           deviceBytes: 4 * n * (inputs + outputs) + labels.count, largestBuffer: 4 * n,
+                           remedy: "use a smaller batch per call")
+    }
+
     /// The class of element `i`.
     func classIndex(ofElement i: Int) -> Int {
         switch layout {

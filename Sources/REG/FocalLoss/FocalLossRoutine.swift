@@ -154,7 +154,8 @@ final class FocalLossRoutine: DeviceRoutine {
             resultSums = try Buffer(context: context, count: 1)
             resultCount = try Buffer(context: context, count: 1)
             scale = try Buffer(context: context, count: 1)
-            invalid = try Buffer(context: context, count: 1)
+            // [0]: a bad input element; [1]: a non-finite output from finite inputs.
+            invalid = try Buffer(context: context, count: 2)
         }
 
         /// Whether the gradient's 1/count must be counted on the device before the main pass.
@@ -265,13 +266,17 @@ final class FocalLossRoutine: DeviceRoutine {
     func results(_ problem: Problem) throws -> FocalLossResult<Float> {
         let input = problem.input
         let settings = input.settings
-        if try problem.invalid.read()[0] != 0 {
+        let flags = try problem.invalid.read()
+        if flags[0] != 0 {
             try input.validateElements()
-            assertionFailure("the focal kernel flagged an element the host finds valid")
+            throw DeviceFault("the focal kernel flagged an input element that the host finds valid")
         }
         let sums = try problem.resultSums.read()[0]
         let sum = Double(sums.x) + Double(sums.y)
         let dSigma = Double(sums.z) + Double(sums.w)
+        if flags[1] != 0 || !sum.isFinite || !dSigma.isFinite {
+            throw DeviceOverflow("float32 overflow of the loss, its sum or a gradient from finite inputs")
+        }
         let count = problem.variant.segmentation ? Int(try problem.resultCount.read()[0]) : input.rowCount
         let mean = settings.reduction == .mean
         let scale = Double(settings.gradientScale) * (mean ? (count > 0 ? 1 / Double(count) : 0) : 1)

@@ -19,7 +19,10 @@ final class RefinementRoutine: DeviceRoutine {
         let input = try Buffer(context: context, copying: distances)
         let output = try Buffer<Float>(context: context, count: distances.count)
         let nanFound = try launch(input: input, output: output, refinement)
-        if try nanFound.read()[0] != 0, let i = distances.firstIndex(where: \.isNaN) {
+        if try nanFound.read()[0] != 0 {
+            guard let i = distances.firstIndex(where: \.isNaN) else {
+                throw DeviceFault("the refinement kernel flagged a NaN distance that the host does not find")
+            }
             throw InvalidArgument("distances", index: [i], "is NaN")
         }
         return try output.read()

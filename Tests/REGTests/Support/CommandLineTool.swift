@@ -22,8 +22,19 @@ enum CommandLineTool {
     }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
+        try run(executable: try executable, arguments, environment: environment)
+    }
+
+    /// Runs `bash -c script` with `$0` the `reg` binary and `$1…` the `arguments` (for `ulimit`
+    /// and pipes).
+    static func runShell(_ script: String, arguments: [String] = []) throws -> Outcome {
+        try run(executable: URL(fileURLWithPath: "/bin/bash"), ["-c", script, try executable.path] + arguments,
+                environment: [:])
+    }
+
+    private static func run(executable: URL, _ arguments: [String], environment: [String: String]) throws -> Outcome {
         let process = Process()
-        process.executableURL = try executable
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe(), error = Pipe()
