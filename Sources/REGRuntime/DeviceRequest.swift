@@ -1,8 +1,11 @@
-/// Which device to compute on: `auto`, the CPU reference, or one OpenCL device by index or name.
+/// Which device to compute on: `auto`, the float64 CPU reference, or one OpenCL device by index or
+/// name.
 public enum DeviceRequest: Sendable, Equatable, CustomStringConvertible {
     /// A GPU, else an accelerator, else a CPU OpenCL device, else the CPU reference.
     case auto
-    /// The float64 CPU reference (no OpenCL at all).
+    /// The float64 CPU reference (no OpenCL at all). Spelled `reference`; `cpu` and `ref` are
+    /// accepted aliases (`cpu` is not an OpenCL CPU device such as PoCL: name one of those by index
+    /// or name).
     case reference
     /// The device at this position in `Device.all()`.
     case index(Int)
@@ -12,12 +15,13 @@ public enum DeviceRequest: Sendable, Equatable, CustomStringConvertible {
     /// Environment variable that overrides `auto` when no explicit request is given.
     public static let environmentVariable = "REG_DEVICE"
 
-    /// Parses `auto`, `cpu` (or `reference`), a non-negative index, or a name substring.
+    /// Parses `auto`, `reference` (or its aliases `cpu` and `ref`), a non-negative index, or a name
+    /// substring; case and surrounding whitespace are ignored.
     public init(parsing text: String) {
         let trimmed = text.trimmingWhitespace()
         switch trimmed.lowercased() {
         case "", "auto": self = .auto
-        case "cpu", "reference", "ref": self = .reference
+        case "reference", "ref", "cpu": self = .reference
         default:
             if let index = Int(trimmed), index >= 0 { self = .index(index) } else { self = .name(trimmed) }
         }
@@ -33,7 +37,7 @@ public enum DeviceRequest: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .auto: "auto"
-        case .reference: "cpu"
+        case .reference: "reference"
         case .index(let i): "\(i)"
         case .name(let n): n
         }
@@ -74,7 +78,7 @@ public enum DeviceSelectionError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noSuchIndex(let index, let available):
-            "device index \(index) does not exist: \(available) OpenCL device(s) found (valid: 0..<\(available), or 'cpu')"
+            "device index \(index) does not exist: \(available) OpenCL device(s) found (valid: 0..<\(available), or 'reference' for the float64 CPU reference)"
         case .noSuchName(let name, let available):
             "no OpenCL device matches '\(name)'; found: \(available.isEmpty ? "none" : available.joined(separator: ", "))"
         }

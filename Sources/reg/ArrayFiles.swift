@@ -58,14 +58,3 @@ struct ArgumentSources {
 
 import ArgumentParser
 import REG
-
-/// Parses "a,b,c" into numbers, naming the option on a bad entry.
-func parseList<T: LosslessStringConvertible>(_ text: String, option: String) throws -> [T] {
-    try text.split(separator: ",", omittingEmptySubsequences: false).enumerated().map { index, part in
-        let trimmed = part.trimmingCharacters(in: .whitespaces)
-        guard let value = T(trimmed) else {
-            throw ValidationError("\(option): entry \(index) '\(trimmed)' is not a number")
-        }
-        return value
-    }
-}

@@ -21,13 +21,18 @@ struct BoxDistanceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Ground-truth boxes (.npy, (M, 6)).", valueName: "boxes"))
     var boxes: String
 
-    @Option(help: "Number of classes C.")
+    // `.unconditional`: `--classes -1` is parsed and refused by validate(), not "Missing value".
+    @Option(parsing: .unconditional, help: "Number of classes C ≥ 1.")
     var classes: Int
 
     @Option(name: .short, help: ArgumentHelp("Output file (.npy, float32).", valueName: "out"))
     var output: String
 
     @OptionGroup var deviceOption: DeviceOption
+
+    func validate() throws {
+        try requireAtLeast(classes, 1, "--classes")
+    }
 
     func run() throws {
         let pointArray = try ArrayFiles.read(points)

@@ -10,14 +10,15 @@ struct CheckCommand: ParsableCommand {
         abstract: "Compare every operation on the OpenCL device with the float64 CPU reference on random cases.",
         discussion: """
             Prints one row per operation: cases, the largest absolute and relative errors, the \
-            SPEC tolerance, and PASS or FAIL. Exits 1 when any operation fails. The device never \
-            falls back here: a device error is a FAIL. With no OpenCL device (or --device cpu) \
-            there is nothing to compare: it says so and exits 0.
+            tolerance of the accuracy contract (docs/math.md), and PASS or FAIL. Exits 1 when any \
+            operation fails. The device never falls back here: a device error is a FAIL. With no \
+            OpenCL device (or --device reference) there is nothing to compare: it says so and \
+            exits 0.
             """)
 
     @OptionGroup var deviceOption: DeviceOption
 
-    @Option(help: "Random cases per operation.")
+    @Option(parsing: .unconditional, help: "Random cases per operation (≥ 1).")
     var cases = 50
 
     @Option(help: "Seed of the random cases: the same seed gives the same cases on every machine.")
@@ -26,11 +27,12 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Check only this operation (\(CheckSuite.entries.map(\.operation).joined(separator: ", "))).")
     var only: String?
 
-    @Option(help: ArgumentHelp("Extra OpenCL program build options, e.g. -cl-fast-relaxed-math, to see whether the results stay within tolerance.", valueName: "options"))
+    // `.unconditional`: build options start with '-' (`--build-options -cl-fast-relaxed-math`).
+    @Option(parsing: .unconditional, help: ArgumentHelp("Extra OpenCL program build options, e.g. -cl-fast-relaxed-math, to see whether the results stay within tolerance.", valueName: "options"))
     var buildOptions = ""
 
     func validate() throws {
-        guard cases >= 1 else { throw ValidationError("--cases must be at least 1, got \(cases)") }
+        try requireAtLeast(cases, 1, "--cases")
         if let only, !CheckSuite.entries.contains(where: { $0.operation == only }) {
             throw ValidationError("--only: no operation named '\(only)'")
         }
@@ -41,7 +43,7 @@ struct CheckCommand: ParsableCommand {
         let engine = try deviceOption.engine(fallback: .throwError, configuration: .init(buildOptions: buildOptions))
         guard let device = engine.device else {
             let why = engine.request == .reference
-                ? "--device selects the CPU reference"
+                ? "\(deviceOption.origin() ?? "--device") selects the CPU reference"
                 : OpenCLLibrary.loadFailure ?? "no OpenCL device was found"
             print("reg check: no OpenCL device to check (\(why)). The CPU reference is the oracle, so there is nothing to compare.")
             return

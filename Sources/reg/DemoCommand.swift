@@ -15,14 +15,19 @@ struct DemoCommand: ParsableCommand {
 
     @OptionGroup var deviceOption: DeviceOption
 
-    @Option(help: "Images in the batch.")
+    // `.unconditional`: `--size -1` is parsed and refused by validate(), not "Missing value".
+    @Option(parsing: .unconditional, help: "Images in the batch (≥ 1).")
     var batch = 2
 
-    @Option(help: "Height and width of each image in pixels.")
+    @Option(parsing: .unconditional, help: "Height and width of each image in pixels (≥ 1).")
     var size = 256
 
+    func validate() throws {
+        try requireAtLeast(batch, 1, "--batch")
+        try requireAtLeast(size, 1, "--size")
+    }
+
     func run() throws {
-        guard batch >= 1, size >= 1 else { throw ValidationError("--batch and --size must be ≥ 1") }
         let classes = Self.classNames.count
         let engine = try deviceOption.engine()
         let reference = try Engine(device: .reference)

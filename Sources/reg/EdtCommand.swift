@@ -21,16 +21,27 @@ struct EdtCommand: ParsableCommand {
     @Option(name: .short, help: ArgumentHelp("Output file (.npy, float32).", valueName: "out"))
     var output: String
 
-    @Option(help: "Number of classes C (default: the largest label below 255).")
+    // `.unconditional`: a value may start with a minus sign; validate() then names it
+    // (`--spacing: SY must be > 0, got -1`) instead of "Missing value".
+    @Option(parsing: .unconditional, help: "Number of classes C, 1…254 (default: the largest label below 255).")
     var classes: Int?
 
-    @Option(help: ArgumentHelp("Pixel spacing along y and x.", valueName: "sy,sx"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Pixel spacing along y and x, each in [1e-12, 1e12].", valueName: "sy,sx"))
     var spacing: String?
 
     @Flag(help: "Write squared distances (exact integers at unit spacing).")
     var squared = false
 
     @OptionGroup var deviceOption: DeviceOption
+
+    func validate() throws {
+        if let classes {
+            guard (1...254).contains(classes) else {
+                throw ValidationError("--classes: must be in 1…254 (255 is the ignore label), got \(classes)")
+            }
+        }
+        if let spacing { _ = try Self.parseSpacing(spacing) }
+    }
 
     func run() throws {
         let input = try ArrayFiles.read(labels)
@@ -44,8 +55,10 @@ struct EdtCommand: ParsableCommand {
         let engine = try deviceOption.engine()
         let sources = ArgumentSources(files: ["labels": labels], options: ["classes": "--classes", "spacing": "--spacing"])
         let maps = try sources.run {
-            try engine.distanceTransform(labels: values, batch: batch, height: height, width: width,
-                                         classes: classCount, spacing: pixelSpacing, squared: squared)
+            try Self.inFileTerms(file: labels, shape: input.shape) {
+                try engine.distanceTransform(labels: values, batch: batch, height: height, width: width,
+                                             classes: classCount, spacing: pixelSpacing, squared: squared)
+            }
         }
         let shape = input.rank == 2 ? [classCount, height, width] : [batch, classCount, height, width]
         try ArrayFiles.write(try NumPyArray(shape: shape, float32: maps), to: output)
@@ -64,6 +77,29 @@ struct EdtCommand: ParsableCommand {
     static func parseSpacing(_ text: String) throws -> PixelSpacing {
         let values: [Float] = try parseList(text, option: "--spacing")
         guard values.count == 2 else { throw ValidationError("--spacing: expected SY,SX, got '\(text)'") }
+        for (name, value) in zip(["SY", "SX"], values) {
+            guard value.isFinite, value > 0 else {
+                throw ValidationError("--spacing: \(name) must be > 0, got \(shown(value))")
+            }
+            guard PixelSpacing.range.contains(value) else {
+                throw ValidationError("--spacing: \(name) must be in [1e-12, 1e12], got \(value)")
+            }
+        }
         return PixelSpacing(y: values[0], x: values[1])
+    }
+
+    /// Runs the transform with its errors in the file's terms: an element of an (H, W) file is
+    /// named [y, x] (the engine names [b, y, x] of a batch of one), and a map the transform cannot
+    /// take (a side over 32768 pixels, an empty axis, more than 2^36 distances) names the file.
+    static func inFileTerms<T>(file: String, shape: [Int], _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as InvalidArgument where error.argument == "labels" && shape.count == 2 {
+            guard let index = error.index, index.count == 3 else { throw error }
+            throw InvalidArgument("labels", index: Array(index.dropFirst()), error.reason)
+        } catch let error as InvalidArgument where ["height", "width", "batch"].contains(error.argument) {
+            let what = error.argument == "batch" ? "" : "\(error.argument) "
+            throw InputError("\(file): labels of shape \(shape): \(what)\(error.reason)")
+        }
     }
 }

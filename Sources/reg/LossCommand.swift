@@ -48,22 +48,25 @@ struct LossCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Precomputed spatial weights g (.npy, shape of the logits).", valueName: "weights"))
     var weights: String?
 
-    @Option(help: ArgumentHelp("Per-class α, comma-separated.", valueName: "a1,a2,…"))
+    // `.unconditional` on the numeric options: a value may start with a minus sign, and is then
+    // parsed and refused by validate() with the value named (`--gamma: must be ≥ 0, got -1`)
+    // rather than taken for an option ("Missing value for '--gamma'").
+    @Option(parsing: .unconditional, help: ArgumentHelp("Per-class α, comma-separated.", valueName: "a1,a2,…"))
     var alpha: String?
 
-    @Option(help: ArgumentHelp("Per-class annotation counts, comma-separated: α from --weighting.", valueName: "n1,n2,…"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Per-class annotation counts (positive whole numbers), comma-separated: α from --weighting.", valueName: "n1,n2,…"))
     var counts: String?
 
     @Option(help: "How counts become α: inverse (N_total/N_c), balanced (N_total/(C·N_c)), normalized (Σα = 1).")
     var weighting: Weighting = .inverse
 
-    @Option(help: "Focusing parameter γ ≥ 0.")
+    @Option(parsing: .unconditional, help: "Focusing parameter γ ≥ 0.")
     var gamma: Float = 2
 
-    @Option(name: .customLong("pos-fraction"), help: "torchvision's split a ∈ [0, 1] (off by default).")
+    @Option(name: .customLong("pos-fraction"), parsing: .unconditional, help: "torchvision's split a ∈ [0, 1] (off by default).")
     var positiveFraction: Float?
 
-    @Option(help: "Uncertainty σ for every element.")
+    @Option(parsing: .unconditional, help: "Uncertainty σ ≥ 0 for every element.")
     var sigma: Float?
 
     @Option(name: .customLong("sigma-map"), help: ArgumentHelp("Uncertainty σ per element (.npy, shape of the logits).", valueName: "sigma-map"))
@@ -108,6 +111,28 @@ struct LossCommand: ParsableCommand {
         if lossOutput != nil && reduction != .none {
             throw ValidationError("--loss-out writes the per-element loss of --reduction none")
         }
+        try requireNonNegative(gamma, "--gamma")
+        if let beta { try requireFinite(beta, "--beta") }
+        if let delta { try requireFinite(delta, "--delta") }
+        if let positiveFraction {
+            try requireFinite(positiveFraction, "--pos-fraction")
+            guard positiveFraction >= 0 && positiveFraction <= 1 else {
+                throw ValidationError("--pos-fraction: must be in [0, 1], got \(shown(positiveFraction))")
+            }
+        }
+        if let sigma {
+            try requireNonNegative(sigma, "--sigma")
+            guard sigma <= FocalLoss.maximumSigma else {
+                throw ValidationError("--sigma: must be at most \(shown(FocalLoss.maximumSigma)), got \(shown(sigma))")
+            }
+        }
+        if let alpha {
+            let values: [Float] = try parseList(alpha, option: "--alpha")
+            if let c = values.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+                throw ValidationError("--alpha: entry \(c) must be finite and ≥ 0, got \(shown(values[c]))")
+            }
+        }
+        if let counts { _ = try parseCounts(counts, option: "--counts") }
     }
 
     func run() throws {

@@ -29,6 +29,11 @@ struct RefineCommand: ParsableCommand {
 
     @OptionGroup var deviceOption: DeviceOption
 
+    func validate() throws {
+        try requireFinite(beta, "--beta")
+        try requireFinite(delta, "--delta")
+    }
+
     func run() throws {
         let input = try ArrayFiles.read(distances)
         let engine = try deviceOption.engine()
