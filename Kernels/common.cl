@@ -1,6 +1,6 @@
 // Device helpers shared by every REG program (prepended to each kernel file at build time).
 // Full-precision exp/log only: REG never builds with -cl-fast-relaxed-math, so results stay within
-// the SPEC tolerances on every vendor.
+// the tolerances of docs/math.md §7 on every vendor.
 
 #ifndef REG_COMMON_CL
 #define REG_COMMON_CL

@@ -1,4 +1,4 @@
-// Focal loss forward + backward (SPEC §1–§3, §5): the loss, ∂L/∂logits and ∂L/∂σ in one pass.
+// Focal loss forward + backward (docs/math.md §1–§3, §5): the loss, ∂L/∂logits and ∂L/∂σ in one pass.
 // docs/focal-loss.md derives every formula used here; FocalLossReference.swift is the same math
 // in float64.
 //
@@ -92,7 +92,7 @@ inline void reg_group_reduce(__local float4 *sums, __local ulong *counts, float4
 // (1 − y)·p − y·q (exact for y ∈ {0, 1}), and BCE = −(y log p + (1 − y) log q):
 //     ℓ = w · |D|^γ · BCE
 //     t = ∂ℓ/∂η = w · sign(D) · (γ · |D|^(γ−1)·p·q · BCE + |D|^γ · |D|)      (p = σ(η))
-// Where D = 0 the derivative of |D|^γ is taken as 0 (SPEC §1), which sign(0) = 0 gives.
+// Where D = 0 the derivative of |D|^γ is taken as 0 (docs/math.md §1), which sign(0) = 0 gives.
 // Returns (ℓ, t).
 inline float2 reg_focal_binary(float p, float q, float lp, float lq, float y, float w, float gamma,
                                int gamma_n) {
@@ -144,7 +144,7 @@ inline float3 reg_truncated_mean(float s, float sigma) {
 }
 
 // One element: (ℓ, t = ∂ℓ/∂η, ∂ℓ/∂σ) from pp = (p, q, log p, log q). With σ the focal term uses
-// p̂ = E[p | p ~ N(p, σ²) truncated to [0, 1]] (SPEC §3); the smaller of p̂ and 1 − p̂ is computed
+// p̂ = E[p | p ~ N(p, σ²) truncated to [0, 1]] (docs/math.md §3); the smaller of p̂ and 1 − p̂ is computed
 // directly (so 1 − p̂ is never a subtraction from a number near 1) and the other as 1 minus it.
 inline float3 reg_focal_element(float4 pp, float y, float w, float gamma, int gamma_n, float sigma) {
 #if UNCERTAINTY

@@ -1,4 +1,4 @@
-// Spatial-contextual refinement (SPEC §2): g = σ(β · (d − δ)), elementwise.
+// Spatial-contextual refinement (docs/math.md §2): g = σ(β · (d − δ)), elementwise.
 //
 // Stable for every β and δ and for d = ±∞: β = 0 gives exactly 0.5 (no 0·∞), an infinite d gives
 // g = 1 or 0 by the signs of β and d, and huge finite |β(d − δ)| saturates without overflow.

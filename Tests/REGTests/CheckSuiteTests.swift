@@ -51,7 +51,7 @@ struct CheckSuiteTests {
         infinite.add(device: .infinity, reference: 3, "inf")
         #expect(infinite.failure != nil)
 
-        // The SPEC's gradient rule: abs ≤ 1e-5 · max(1, max|g_ref|).
+        // The gradient rule of docs/math.md §7: abs ≤ 1e-5 · max(1, max|g_ref|).
         let gradient = ElementTolerance(absolute: 1e-5, quantity: "|∂L/∂z|", absoluteScale: "max(1, max|∂L/∂z|)")
         #expect(gradient.description == "abs ≤ 1e-05·max(1, max|∂L/∂z|)")
         var scaled = ErrorStatistics(tolerance: gradient)

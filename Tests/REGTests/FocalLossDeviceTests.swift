@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import REG
 
-/// OpenCL against the float64 reference within the SPEC's tolerances.
+/// OpenCL against the float64 reference within the tolerances of docs/math.md §7.
 @Suite("Focal loss: OpenCL vs the float64 reference")
 struct FocalLossDeviceTests {
     typealias Fixtures = FocalLossFixtures

@@ -1,4 +1,4 @@
-/// Class weights α_c from annotation counts N_c (SPEC §4, paper A.8, A.10.2, §2.6.2), for
+/// Class weights α_c from annotation counts N_c (docs/math.md §4, paper A.8, A.10.2, §2.6.2), for
 /// `FocalLoss.alpha`.
 public enum ClassWeights {
     public enum Scheme: String, Sendable, CaseIterable {

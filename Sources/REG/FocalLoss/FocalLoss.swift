@@ -1,4 +1,4 @@
-/// The settings of the focal loss of SPEC §1–§3 and §5 (docs/focal-loss.md has the formulas):
+/// The settings of the focal loss of docs/math.md §1–§3 and §5 (docs/focal-loss.md has the formulas):
 ///
 ///     ℓ(i,c) = α_c · w_a · |y − p̂|^γ · BCE(p̂, y) · g(i,c)
 ///     L      = Σ ℓ / N_task (mean), Σ ℓ (sum), or ℓ per element (none)
@@ -14,7 +14,7 @@ public struct FocalLoss: Sendable, Equatable {
         case softmax
     }
 
-    /// The spatial-contextual weight g(i,c) of SPEC §2, one value per logit.
+    /// The spatial-contextual weight g(i,c) of docs/math.md §2, one value per logit.
     public enum SpatialWeight: Sendable, Equatable {
         /// g ≡ 1.
         case none
@@ -25,7 +25,7 @@ public struct FocalLoss: Sendable, Equatable {
         case distances([Float], Refinement)
     }
 
-    /// The prediction uncertainty σ of SPEC §3.
+    /// The prediction uncertainty σ of docs/math.md §3.
     public enum Uncertainty: Sendable, Equatable {
         /// σ = 0: p̂ = p.
         case none

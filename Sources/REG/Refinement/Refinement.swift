@@ -1,4 +1,4 @@
-/// The spatial-contextual refinement of SPEC §2: `g = σ(β · (d − δ))`.
+/// The spatial-contextual refinement of docs/math.md §2: `g = σ(β · (d − δ))`.
 ///
 /// `β > 0` (the paper's formula) weighs predictions far from their class more; `β < 0` weighs
 /// near ones more (the ordering the paper's appendix A.4 describes). `β = 0` gives 0.5 everywhere.

@@ -1,4 +1,4 @@
-/// The SPEC's accuracy contract, as checks that report the worst element.
+/// The accuracy contract of docs/math.md §7, as checks that report the worst element.
 enum Tolerance {
     /// Largest |device − reference| and its index.
     static func maxAbsoluteError(_ device: [Float], _ reference: [Double]) -> (error: Double, index: Int) {
