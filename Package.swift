@@ -17,7 +17,7 @@ let package = Package(
         .executableTarget(
             name: "reg",
             dependencies: [
-                "REG", "REGNumPy",
+                "REG", "REGDiagnostics", "REGNumPy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -27,6 +27,9 @@ let package = Package(
             name: "REG",
             dependencies: ["REGRuntime", "REGKernels", .product(name: "Logging", package: "swift-log")]
         ),
+        // `reg check` and `reg bench`: one descriptor per operation (random cases, benchmark sizes,
+        // device and reference runs, judges, bytes), the error statistics and benchmark reports.
+        .target(name: "REGDiagnostics", dependencies: ["REG", "REGRuntime"]),
         // .npy reading and writing.
         .target(name: "REGNumPy"),
         // Swift owners over OpenCL: platforms, devices, contexts, queues, programs, buffers.
@@ -35,6 +38,6 @@ let package = Package(
         .target(name: "REGKernels"),
         // OpenCL entry points loaded at run time with dlopen, plus error-code names.
         .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
-        .testTarget(name: "REGTests", dependencies: ["REG", "REGNumPy", "REGRuntime"]),
+        .testTarget(name: "REGTests", dependencies: ["REG", "REGDiagnostics", "REGNumPy", "REGRuntime"]),
     ]
 )

@@ -8,6 +8,9 @@
 // Test hook: -DREG_FAIL_BUILD=1 fails every program, =2 only the focal variants that read
 // distances, with one compiler error that says so (the fallback tests use it: a real syntax error
 // would print thousands of lines into the test log).
+// Label maps: 0 background, 1…C class, 255 ignore (LabelMap in Swift).
+#define REG_IGNORE_LABEL 255u
+
 #if defined(REG_FAIL_BUILD) && REG_FAIL_BUILD == 1
 #error "REG_FAIL_BUILD=1: this build fails on purpose, for a fallback test"
 #endif

@@ -52,7 +52,7 @@ __kernel void edt_columns(__global const uchar *restrict labels,
     int d = REG_EDT_NONE;
     for (int y = 0; y < height; ++y) {
         const uchar l = column[(size_t)y * stride];
-        bad |= (l > classes) & (l != 255);
+        bad |= (l > classes) & (l != REG_IGNORE_LABEL);
         d = (l == cls) ? 0 : min(d + 1, REG_EDT_NONE);
         if (active) out[(size_t)y * stride] = d;
     }
@@ -94,7 +94,7 @@ __kernel void edt_columns_strip(__global const uchar *restrict labels,
     int bad = 0;
     for (int x = 0; x < span; ++x) {
         const uchar l = in[x];
-        bad |= (l > classes) & (l != 255);
+        bad |= (l > classes) & (l != REG_IGNORE_LABEL);
         out[x] = (l == cls) ? 0 : REG_EDT_NONE;
     }
     for (int y = 1; y < height; ++y) {
@@ -103,7 +103,7 @@ __kernel void edt_columns_strip(__global const uchar *restrict labels,
         __global const int *above = now - width;
         for (int x = 0; x < span; ++x) {
             const uchar l = row[x];
-            bad |= (l > classes) & (l != 255);
+            bad |= (l > classes) & (l != REG_IGNORE_LABEL);
             now[x] = (l == cls) ? 0 : min(above[x] + 1, REG_EDT_NONE);
         }
     }

@@ -42,8 +42,6 @@
 // Largest σ accepted (the host rejects larger ones; the kernel flags them in per-element maps).
 #define REG_SIGMA_MAX 1e6f
 #define REG_INV_SQRT_2PI 0.398942280401432678f
-// Labels: 0 background, 1…C class, 255 ignore.
-#define REG_IGNORE 255u
 
 // ---------------------------------------------------------------------------------------------
 // Compensated sums: (hi, lo) with hi + lo the running sum (Knuth's two-sum, additions only, so
@@ -317,7 +315,7 @@ __kernel void focal_segmentation(__global const float *logits,
     for (ulong i = get_global_id(0); i < pixels; i += step) {
         const ulong base = b * classes * plane + offset;
         const uint label = labels[i];
-        const bool keep = label != REG_IGNORE;
+        const bool keep = label != REG_IGNORE_LABEL;
         bool ok = keep ? label <= classes : true;
         count += keep;
 #if SOFTMAX
@@ -456,7 +454,7 @@ __kernel void count_labels(__global const uchar *labels,
                            __local ulong *scratch_counts) {
     ulong count = 0;
     for (ulong i = get_global_id(0); i < pixels; i += get_global_size(0)) {
-        count += labels[i] != REG_IGNORE;
+        count += labels[i] != REG_IGNORE_LABEL;
     }
     reg_group_reduce(scratch_sums, scratch_counts, (float4)(0.0f), count);
     if (get_local_id(0) == 0) {

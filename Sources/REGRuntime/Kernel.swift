@@ -90,3 +90,28 @@ public final class Event: @unchecked Sendable {
         return end >= start ? end - start : 0
     }
 }
+
+/// Sets a kernel's arguments in order, index by index: every routine sets its arguments through
+/// this, so the order written in Swift is the order of the kernel's parameter list.
+public struct KernelArguments {
+    public let kernel: Kernel
+    public private(set) var index = 0
+
+    public init(_ kernel: Kernel) { self.kernel = kernel }
+
+    public mutating func buffer<T>(_ buffer: Buffer<T>) throws(OpenCLError) {
+        try kernel.setArgument(index, buffer)
+        index += 1
+    }
+
+    public mutating func value<T: BitwiseCopyable>(_ value: T) throws(OpenCLError) {
+        try kernel.setArgument(index, value: value)
+        index += 1
+    }
+
+    /// Reserves `bytes` of local memory for a `__local` pointer parameter.
+    public mutating func local(_ bytes: Int) throws(OpenCLError) {
+        try kernel.setLocalArgument(index, bytes: bytes)
+        index += 1
+    }
+}

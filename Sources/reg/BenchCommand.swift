@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import REG
+import REGDiagnostics
 
 /// Measures the device's copy bandwidth, then each operation on the device and the CPU reference.
 struct BenchCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import REG
+import REGDiagnostics
 import REGRuntime
 
 /// Runs every operation's random cases on an OpenCL device and on the float64 CPU reference.
@@ -50,33 +51,37 @@ struct CheckCommand: ParsableCommand {
         }
         print("Checking \(device) against the CPU reference (float64): \(cases) cases per operation, seed \(seed)"
               + (buildOptions.isEmpty ? "" : ", build options \(buildOptions)"))
-        let table = TextTable([("operation", entries.map(\.operation.count).max() ?? 14, .left), ("cases", 5, .right), ("max abs error", 13, .right),
+        let rows = entries.flatMap(\.rows)
+        let table = TextTable([("operation", rows.map(\.count).max() ?? 14, .left), ("cases", 5, .right), ("max abs error", 13, .right),
                                ("max rel error", 13, .right), ("tolerance", 40, .left), ("result", 6, .left)])
         print(table.header)
         let progress = Progress()
         var failures: [String] = []
         for entry in entries {
             progress.show("checking \(entry.operation)…")
-            let outcome: CheckOutcome
+            let outcomes: [CheckOutcome]
             do {
-                outcome = try entry.run(engine, cases, seed)
+                outcomes = try entry.run(engine, cases, seed)
             } catch {
+                // A device error fails every row of the operation: none of them was measured.
                 progress.clear()
-                print(table.line([entry.operation, "–", "–", "–", "–", "FAIL"]))
+                for row in entry.rows { print(table.line([row, "–", "–", "–", "–", "FAIL"])) }
                 failures.append("\(entry.operation): \(error)")
                 continue
             }
             progress.clear()
-            print(table.line([entry.operation, "\(outcome.cases)", significant(outcome.maxAbsoluteError),
-                              significant(outcome.maxRelativeError), outcome.tolerance, outcome.passed ? "PASS" : "FAIL"]))
-            if !outcome.passed { failures.append("\(entry.operation): \(outcome.failure ?? "outside the tolerance")") }
+            for outcome in outcomes {
+                print(table.line([outcome.row, "\(outcome.cases)", significant(outcome.maxAbsoluteError),
+                                  significant(outcome.maxRelativeError), outcome.tolerance, outcome.passed ? "PASS" : "FAIL"]))
+                if !outcome.passed { failures.append("\(outcome.row): \(outcome.failure ?? "outside the tolerance")") }
+            }
         }
         guard failures.isEmpty else {
             print("")
             for failure in failures { print("FAIL \(Self.abridged(failure))") }
             throw ExitCode.failure
         }
-        print("All \(entries.count) operation(s) within tolerance.")
+        print("All \(rows.count) checks within tolerance.")
     }
 
     /// The first lines of a failure: a build log can run to thousands of lines.

@@ -1,5 +1,6 @@
 import Testing
 @testable import REG
+@testable import REGDiagnostics
 
 @Suite("Point-to-box distances")
 struct BoxDistanceTests {
@@ -27,7 +28,7 @@ struct BoxDistanceTests {
     /// random points over those images, from a fixed seed.
     static func randomCase(points count: Int, boxes boxCount: Int, images: Int, classes: Int,
                            seed: UInt64) -> ([SamplePoint], [GroundTruthBox]) {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         var boxes: [GroundTruthBox] = []
         for _ in 0..<boxCount {
             // Images 0…images−1, but never image 1: it keeps points and no boxes.

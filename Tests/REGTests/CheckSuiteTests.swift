@@ -1,24 +1,46 @@
 import Testing
 @testable import REG
+@testable import REGDiagnostics
 
 @Suite("Check suite")
 struct CheckSuiteTests {
     @Test("The refinement check passes on the OpenCL device and is repeatable by seed")
     func refinementPasses() throws {
         let engine = try Engines.device()
-        let outcome = try RefinementCheck.run(device: engine, cases: 8, seed: 11)
+        let outcome = try #require(try RefinementDescriptor.check(device: engine, cases: 8, seed: 11).first)
         #expect(outcome.passed, "\(outcome.failure ?? "")")
-        #expect(outcome.cases == 8)
+        #expect(outcome.cases == 8 && outcome.row == "refinement")
         #expect(outcome.maxAbsoluteError > 0 && outcome.maxAbsoluteError <= 1e-6, "float32 differs from float64, within tolerance")
         #expect(outcome.maxRelativeError <= 1e-5)
-        let again = try RefinementCheck.run(device: engine, cases: 8, seed: 11)
+        let again = try #require(try RefinementDescriptor.check(device: engine, cases: 8, seed: 11).first)
         #expect(again.maxAbsoluteError == outcome.maxAbsoluteError && again.maxRelativeError == outcome.maxRelativeError)
     }
 
-    @Test("Every entry has a distinct name")
+    @Test("A case computed on the reference fails the check: it never compares the reference with itself")
+    func referenceIsNotTheDevice() throws {
+        let outcomes = try FocalLossDescriptor.check(device: try Engines.reference(), cases: 2, seed: 3)
+        #expect(outcomes.map(\.row) == ["focal-loss", "focal-loss-gradient"])
+        for outcome in outcomes {
+            #expect(!outcome.passed && outcome.failure?.contains("computed on the reference") == true, "\(outcome)")
+        }
+    }
+
+    @Test("A judge rejects a device result outside its tolerance")
+    func wrongResultFails() throws {
+        var statistics = ErrorStatistics(tolerance: RefinementDescriptor.judges[0].tolerance)
+        let problem = try RefinementProblem(distances: [1, 2], Refinement(beta: 1, delta: 0))
+        RefinementDescriptor.judges[0].compare("doctored", problem, [0.75, 0.88], [0.7310585786300049, 0.8807970779778823],
+                                               &statistics)
+        #expect(statistics.failure?.hasPrefix("doctored: d[0] = 1.0") == true, "\(statistics.failure ?? "none")")
+    }
+
+    @Test("Every entry has a distinct name, and every row too")
     func names() {
         let names = CheckSuite.entries.map(\.operation)
         #expect(Set(names).count == names.count && names.contains("refinement"))
+        let rows = CheckSuite.entries.flatMap(\.rows)
+        #expect(Set(rows).count == rows.count && rows.contains("focal-loss-gradient"))
+        #expect(BenchmarkSuite.entries.map(\.operation) == names, "check and bench read the same descriptors")
     }
 
     @Test("Error statistics: exact, within, outside, NaN and infinities")
@@ -64,6 +86,6 @@ struct CheckSuiteTests {
         rejected.reject("device gave no error")
         rejected.add(device: 1, reference: 2, "later")
         #expect(rejected.failure == "device gave no error")
-        #expect(!CheckOutcome(cases: 1, rejected).passed && CheckOutcome(cases: 1, exact).passed)
+        #expect(!CheckOutcome(row: "r", cases: 1, rejected).passed && CheckOutcome(row: "r", cases: 1, exact).passed)
     }
 }

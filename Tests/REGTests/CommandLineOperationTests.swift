@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import REG
+@testable import REGDiagnostics
 import REGNumPy
 
 /// `reg loss`, `reg edt` and `reg box-distance` end to end through .npy files: the device's files
@@ -20,7 +21,7 @@ struct CommandLineOperationTests {
     @Test("reg loss, detection: printed loss and written gradient match the reference", arguments: ["0", "cpu"])
     func lossDetection(device: String) throws {
         let scratch = try Scratch()
-        var random = SeededGenerator(seed: 71)
+        var random = SplitMix64(seed: 71)
         let (samples, classes) = (13, 3)
         let logits = random.floats(samples * classes, in: -6...6)
         let targets = (0..<logits.count).map { _ in Float.random(in: 0...1, using: &random) < 0.3 ? Float(1) : 0 }
@@ -53,7 +54,7 @@ struct CommandLineOperationTests {
     @Test("reg loss, segmentation with softmax, distances and reduction none writes every output")
     func lossSegmentation() throws {
         let scratch = try Scratch()
-        var random = SeededGenerator(seed: 72)
+        var random = SplitMix64(seed: 72)
         let (batch, classes, height, width) = (2, 3, 5, 7)
         let count = batch * classes * height * width
         let logits = random.floats(count, in: -5...5)
@@ -107,7 +108,7 @@ struct CommandLineOperationTests {
     @Test("reg edt: (H, W) and (B, H, W) maps, spacing and squared output, device files equal the reference")
     func edt() throws {
         let scratch = try Scratch()
-        var random = SeededGenerator(seed: 73)
+        var random = SplitMix64(seed: 73)
         let (batch, height, width) = (2, 9, 11)
         var labels = (0..<(batch * height * width)).map { _ in UInt8.random(in: 0...12, using: &random) }
         labels = labels.map { $0 > 3 ? ($0 == 12 ? 255 : 0) : $0 }
@@ -135,7 +136,7 @@ struct CommandLineOperationTests {
 
         try Self.save(try NumPyArray(shape: [2, 2], int32: [0, 1, 300, 2]), scratch.path("bad.npy"))
         let bad = try CommandLineTool.run(["edt", scratch.path("bad.npy"), "-o", scratch.path("x.npy"), "--classes", "2"])
-        #expect(bad.status == 1 && bad.standardError.contains("bad.npy[0, 1, 0]"), "\(bad.standardError)")
+        #expect(bad.status == 1 && bad.standardError.contains("bad.npy[1, 0]"), "\(bad.standardError)")
     }
 
     @Test("reg box-distance: device file equals the reference; bad rows are named")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import REG
+@testable import REGDiagnostics
 
 /// `reg` end to end: its subcommands, exit codes and machine-readable output.
 @Suite("Command line: check, bench, help, device errors")

@@ -1,6 +1,7 @@
 import Testing
 import REGRuntime
 @testable import REG
+@testable import REGDiagnostics
 
 /// A batch of label maps and the transform's arguments.
 struct LabelMaps: Sendable, CustomTestStringConvertible {
@@ -30,7 +31,7 @@ struct LabelMaps: Sendable, CustomTestStringConvertible {
     static func random(batch: Int, height: Int, width: Int, classes: Int, density: Double = 0.15,
                        ignore: Double = 0.05, seed: UInt64) -> LabelMaps {
         var maps = LabelMaps(batch: batch, height: height, width: width, classes: classes)
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         for i in maps.labels.indices {
             let u = Double.random(in: 0..<1, using: &random)
             if u < density {
@@ -45,7 +46,7 @@ struct LabelMaps: Sendable, CustomTestStringConvertible {
     /// The benchmark's blob-like maps.
     static func blobs(batch: Int, height: Int, width: Int, classes: Int, seed: UInt64) -> LabelMaps {
         var maps = LabelMaps(batch: batch, height: height, width: width, classes: classes)
-        maps.labels = DistanceTransformBenchmark.blobLabels(batch: batch, height: height, width: width,
+        maps.labels = DistanceTransformDescriptor.blobLabels(batch: batch, height: height, width: width,
                                                             classes: classes, seed: seed)
         return maps
     }
@@ -267,7 +268,7 @@ struct DistanceTransformTests {
                     let problem = try DistanceTransformProblem(labelCount: maps.labels.count, batch: maps.batch,
                                                                height: maps.height, width: maps.width,
                                                                classes: maps.classes, spacing: spacing, squared: squared)
-                    let device = try routine.distanceTransform(labels: maps.labels, problem)
+                    let device = try routine.evaluate(DistanceTransformInput(problem: problem, labels: maps.labels))
                     let reference = try maps.reference(spacing: spacing, squared: squared)
                     let (ulps, index) = maxUlpDistance(device, reference)
                     // Unit spacing: both exact integers, one rounding; sy = sx ≠ 1 and sy ≠ sx:
@@ -305,7 +306,7 @@ struct DistanceTransformTests {
         labels[side * side - 1] = 255
         let problem = try DistanceTransformProblem(labelCount: labels.count, batch: 1, height: side, width: side,
                                                    classes: 1, spacing: .unit, squared: true)
-        let out = try routine.distanceTransform(labels: labels, problem)
+        let out = try routine.evaluate(DistanceTransformInput(problem: problem, labels: labels))
         // d² = y² + x² up to 2·4095² ≈ 3.4e7 > 2^24: the float is the correctly rounded integer.
         var wrong = 0
         out.withUnsafeBufferPointer { out in
@@ -363,9 +364,9 @@ struct DistanceTransformTests {
         func fnv1a(_ bytes: [UInt8]) -> UInt64 {
             bytes.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
         }
-        #expect(fnv1a(DistanceTransformBenchmark.blobLabels(batch: 1, height: 48, width: 64, classes: 5, seed: 48))
+        #expect(fnv1a(DistanceTransformDescriptor.blobLabels(batch: 1, height: 48, width: 64, classes: 5, seed: 48))
                 == 0xfe0c_a685_32c7_f6e7)
-        #expect(fnv1a(DistanceTransformBenchmark.blobLabels(batch: 2, height: 200, width: 300, classes: 5, seed: 200))
+        #expect(fnv1a(DistanceTransformDescriptor.blobLabels(batch: 2, height: 200, width: 300, classes: 5, seed: 200))
                 == 0x5e62_f6a0_0c54_ee9e)
     }
 

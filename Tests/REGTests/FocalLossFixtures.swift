@@ -1,5 +1,6 @@
 import Foundation
 @testable import REG
+@testable import REGDiagnostics
 
 /// Inputs for the focal-loss tests, fixed by their seeds.
 enum FocalLossFixtures {
@@ -7,7 +8,7 @@ enum FocalLossFixtures {
     /// element), kept at least 0.05 from σ(z) so that finite differences never straddle |y − p| = 0.
     static func detection(samples: Int, classes: Int, seed: UInt64, range: Float = 30,
                           extremes: Bool = false, soft: Bool = true) -> (logits: [Float], targets: [Float]) {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         var logits = random.floats(samples * classes, in: -range...range)
         if extremes {
             for i in stride(from: 3, to: logits.count, by: 11) { logits[i] = i % 2 == 0 ? 1e4 : -1e4 }
@@ -30,7 +31,7 @@ enum FocalLossFixtures {
     /// Segmentation logits in ±`range` and labels 0…C with about `ignored` of them 255.
     static func segmentation(batch: Int, classes: Int, height: Int, width: Int, seed: UInt64, range: Float = 30,
                              extremes: Bool = false, ignored: Double = 0.1) -> (logits: [Float], labels: [UInt8]) {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         var logits = random.floats(batch * classes * height * width, in: -range...range)
         if extremes {
             for i in stride(from: 1, to: logits.count, by: 7) { logits[i] = i % 3 == 0 ? -1e4 : 1e4 }
@@ -42,14 +43,14 @@ enum FocalLossFixtures {
     }
 
     static func alpha(classes: Int, seed: UInt64) -> [Float] {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         return random.floats(classes, in: 0.25...3)
     }
 
     /// Spatial inputs laid out like `count` logits: weights in [0, 2], or distances in [0, 60]
     /// with every 9th +∞ (no ground truth of that class).
     static func spatial(_ kind: SpatialKind, count: Int, seed: UInt64) -> FocalLoss.SpatialWeight {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         switch kind {
         case .none: return .none
         case .weights: return .weights(random.floats(count, in: 0...2))
@@ -62,7 +63,7 @@ enum FocalLossFixtures {
 
     /// σ: none, one scalar, or per element in [0.01, 0.3] with every 7th element 0.
     static func uncertainty(_ kind: UncertaintyKind, count: Int, seed: UInt64) -> FocalLoss.Uncertainty {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         switch kind {
         case .none: return .none
         case .scalar(let sigma): return .scalar(sigma)

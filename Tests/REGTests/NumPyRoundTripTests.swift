@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import REGDiagnostics
 import REGNumPy
 
 @Suite("NumPy: round trips and conversions")
@@ -7,7 +8,7 @@ struct NumPyRoundTripTests {
     static let shapes: [[Int]] = [[], [5], [2, 3], [2, 1, 3], [1, 2, 2, 3], [3, 0, 2]]
 
     static func array(_ dtype: NumPyDType, shape: [Int], seed: UInt64) throws -> NumPyArray {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let n = shape.reduce(1, *)
         switch dtype {
         case .float32: return try NumPyArray(shape: shape, float32: random.floats(n, in: -1e6...1e6))

@@ -1,11 +1,12 @@
 import Testing
 @testable import REG
+@testable import REGDiagnostics
 
 @Suite("Refinement g = σ(β(d − δ))")
 struct RefinementTests {
     /// Random finite distances plus ±∞ and exact zeros, in a size no work-group size divides.
     static func distances(count: Int, seed: UInt64) -> [Float] {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         var d = random.floats(count, in: 0...200)
         for i in stride(from: 0, to: count, by: 13) { d[i] = .infinity }
         for i in stride(from: 5, to: count, by: 29) { d[i] = -.infinity }

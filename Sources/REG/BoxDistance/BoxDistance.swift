@@ -32,19 +32,19 @@ public struct GroundTruthBox: Sendable, Equatable {
 }
 
 /// A validated point-to-box request.
-struct BoxDistanceProblem: Sendable {
+package struct BoxDistanceProblem: Sendable {
     /// Largest |coordinate|: keeps every squared distance a finite float (dx, dy ≤ 2e18).
     static let coordinateLimit: Float = 1e18
     /// Largest output (N·C floats).
     static let maximumOutput = 1 << 36
 
-    let points: [SamplePoint]
-    let boxes: [GroundTruthBox]
-    let classes: Int
+    package let points: [SamplePoint]
+    package let boxes: [GroundTruthBox]
+    package let classes: Int
 
-    var outputCount: Int { points.count * classes }
+    package var outputCount: Int { points.count * classes }
 
-    init(points: [SamplePoint], boxes: [GroundTruthBox], classes: Int) throws(InvalidArgument) {
+    package init(points: [SamplePoint], boxes: [GroundTruthBox], classes: Int) throws(InvalidArgument) {
         guard classes >= 1 else { throw InvalidArgument("classes", "must be at least 1, got \(classes)") }
         let (output, overflow) = points.count.multipliedReportingOverflow(by: classes)
         guard !overflow, output <= Self.maximumOutput else {
@@ -151,8 +151,8 @@ extension Engine {
                                  referenceHostBytes: MemoryNeeds.doubles(output) + MemoryNeeds.floats(output),
                                  deviceBytes: MemoryNeeds.floats(output) + inputs, largestBuffer: MemoryNeeds.floats(output),
                                  remedy: "use fewer points or classes per call")
-        return try run("box-distance", on: BoxDistanceRoutine.self, memory: memory,
-                       device: { try $0.boxDistances(problem) },
-                       reference: { BoxDistanceReference.distances(problem).map(Float.init) }).0
+        return try run("box-distance", on: BoxDistanceRoutine.self, problem, memory: memory) {
+            BoxDistanceReference.distances(problem).map(Float.init)
+        }.0
     }
 }

@@ -26,31 +26,41 @@ public struct PixelSpacing: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "(\(y), \(x))" }
 }
 
+/// A distance-transform request with its labels as bytes: what the device routine takes. A UInt8
+/// map is not scanned on the host (the column pass validates it as it reads it); an Int32 map is
+/// checked as it is narrowed.
+package struct DistanceTransformInput: Sendable {
+    package let problem: DistanceTransformProblem
+    package let labels: [UInt8]
+
+    package init(problem: DistanceTransformProblem, labels: [UInt8]) {
+        self.problem = problem
+        self.labels = labels
+    }
+}
+
 /// A validated distance-transform request: geometry, classes and options.
-struct DistanceTransformProblem: Sendable {
+package struct DistanceTransformProblem: Sendable {
     /// Largest height or width: keeps every intermediate of the exact integer envelope in int32.
     static let maximumSide = 32768
-    /// Largest class count: labels are bytes on the device and 255 is the ignore label.
-    static let maximumClasses = 254
     /// Largest output (B·C·H·W floats).
     static let maximumOutput = 1 << 36
     /// The label that marks a pixel as ignored (ground truth of no class).
-    static let ignoreLabel = 255
 
-    let batch: Int
-    let height: Int
-    let width: Int
-    let classes: Int
-    let spacing: PixelSpacing
-    let squared: Bool
+    package let batch: Int
+    package let height: Int
+    package let width: Int
+    package let classes: Int
+    package let spacing: PixelSpacing
+    package let squared: Bool
 
     var pixelsPerImage: Int { height * width }
-    var labelCount: Int { batch * height * width }
-    var outputCount: Int { batch * classes * height * width }
+    package var labelCount: Int { batch * height * width }
+    package var outputCount: Int { batch * classes * height * width }
     /// True when sy = sx: the envelope is exact in integers and d² = (Δy² + Δx²)·sy².
     var isotropic: Bool { spacing.y == spacing.x }
 
-    init(labelCount: Int, batch: Int, height: Int, width: Int, classes: Int, spacing: PixelSpacing,
+    package init(labelCount: Int, batch: Int, height: Int, width: Int, classes: Int, spacing: PixelSpacing,
          squared: Bool) throws(InvalidArgument) {
         for (name, value) in [("batch", batch), ("height", height), ("width", width)] where value < 1 {
             throw InvalidArgument(name, "must be at least 1, got \(value)")
@@ -58,8 +68,8 @@ struct DistanceTransformProblem: Sendable {
         for (name, value) in [("height", height), ("width", width)] where value > Self.maximumSide {
             throw InvalidArgument(name, "must be at most \(Self.maximumSide), got \(value)")
         }
-        guard (1...Self.maximumClasses).contains(classes) else {
-            throw InvalidArgument("classes", "must be in 1…\(Self.maximumClasses) (255 is the ignore label), got \(classes)")
+        guard (1...LabelMap.maximumClasses).contains(classes) else {
+            throw InvalidArgument("classes", "must be in 1…\(LabelMap.maximumClasses) (255 is the ignore label), got \(classes)")
         }
         for (name, value) in [("spacing.y", spacing.y), ("spacing.x", spacing.x)]
         where !(value.isFinite && PixelSpacing.range.contains(value)) {
@@ -84,7 +94,7 @@ struct DistanceTransformProblem: Sendable {
     /// Whether `label` is 0…C or the ignore label.
     @inline(__always)
     func isValid<Label: DistanceTransformLabel>(_ label: Label) -> Bool {
-        (label >= 0 && label <= classes) || label == Self.ignoreLabel
+        (label >= 0 && label <= classes) || label == LabelMap.ignore
     }
 
     /// The error for the first label outside 0…C and 255, or nil when every label is valid.
@@ -97,7 +107,7 @@ struct DistanceTransformProblem: Sendable {
 
     /// The labels as bytes, validated: a UInt8 map as is (the device validates it while it reads
     /// it when `validate` is false), an Int32 map checked and narrowed.
-    func bytes<Label: DistanceTransformLabel>(_ labels: [Label], validate: Bool) throws(InvalidArgument) -> [UInt8] {
+    package func bytes<Label: DistanceTransformLabel>(_ labels: [Label], validate: Bool) throws(InvalidArgument) -> [UInt8] {
         if Label.self == UInt8.self {
             let bytes = unsafeBitCast(labels, to: [UInt8].self)
             if validate, let error = firstInvalidLabel(bytes) { throw error }
@@ -143,8 +153,9 @@ extension Engine {
                                  deviceBytes: maps + problem.labelCount, largestBuffer: maps,
                                  remedy: "use fewer classes, a smaller batch or smaller maps per call "
                                      + "(the output is B·C·H·W = \(problem.batch)·\(problem.classes)·\(problem.height)·\(problem.width) float32 distances)")
-        return try run("distance-transform", on: DistanceTransformRoutine.self, memory: memory,
-                       device: { try $0.distanceTransform(labels: labels, problem) },
-                       reference: { try DistanceTransformReference.distanceTransform(labels: labels, problem) }).0
+        let input = DistanceTransformInput(problem: problem, labels: try problem.bytes(labels, validate: false))
+        return try run("distance-transform", on: DistanceTransformRoutine.self, input, memory: memory) {
+            try DistanceTransformReference.distanceTransform(labels: labels, problem)
+        }.0
     }
 }

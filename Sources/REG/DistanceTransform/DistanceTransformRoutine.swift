@@ -3,9 +3,23 @@ import REGRuntime
 /// The OpenCL routine of the distance transform: Kernels/distance_transform.cl, two launches on
 /// one buffer (the column pass writes integer g into the output, the row pass overwrites it with
 /// the result).
-final class DistanceTransformRoutine: DeviceRoutine {
+package final class DistanceTransformRoutine: DeviceRoutine {
+    package final class Prepared {
+        let input: DistanceTransformInput
+        let labels: Buffer<UInt8>
+        let maps: Buffer<Float>
+        let badLabel: Buffer<Int32>
+
+        init(_ input: DistanceTransformInput, context: DeviceContext) throws(OpenCLError) {
+            self.input = input
+            labels = try Buffer(context: context, copying: input.labels)
+            maps = try Buffer(context: context, count: input.problem.outputCount)
+            badLabel = try Buffer(context: context, count: 1)
+        }
+    }
+
     /// How the kernels walk memory; both give identical results.
-    enum Layout: String, CaseIterable, Sendable {
+    package enum Layout: String, CaseIterable, Sendable {
         /// CPU devices: one work-item sweeps a strip of columns row by row (contiguous, vectorised
         /// inner loops), then one work-item per row streams it through one core's cache.
         case cpu
@@ -27,12 +41,12 @@ final class DistanceTransformRoutine: DeviceRoutine {
     private let columnGroupSize: Int
     private let rowGroupSize: Int
 
-    convenience init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
+    package convenience init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
         try self.init(context: context, configuration: configuration,
                       layout: context.device.kind == .cpu ? .cpu : .gpu)
     }
 
-    init(context: DeviceContext, configuration: Engine.Configuration, layout: Layout) throws(OpenCLError) {
+    package init(context: DeviceContext, configuration: Engine.Configuration, layout: Layout) throws(OpenCLError) {
         self.context = context
         self.layout = layout
         let program = try context.program(source: KernelSources.program("distance_transform"),
@@ -55,33 +69,27 @@ final class DistanceTransformRoutine: DeviceRoutine {
         }
     }
 
-    func distanceTransform<Label: DistanceTransformLabel>(labels: [Label], _ problem: DistanceTransformProblem) throws -> [Float] {
-        // UInt8 maps are validated by the column pass as it reads them; Int32 maps on the host as
-        // they are narrowed to bytes.
-        let bytes = try problem.bytes(labels, validate: false)
-        let input = try Buffer(context: context, copying: bytes)
-        let output = try Buffer<Float>(context: context, count: problem.outputCount)
-        let badLabel = try Buffer<Int32>(context: context, copying: [0])
-        try launchColumns(labels: input, output: output, badLabel: badLabel, problem)
-        if try badLabel.read()[0] != 0 {
-            throw problem.firstInvalidLabel(bytes)
+    package func prepare(_ input: DistanceTransformInput) throws -> Prepared {
+        try Prepared(input, context: context)
+    }
+
+    /// The column pass, then the row pass over the same buffer (a flagged label is reported by
+    /// `results`; the row pass then ran over garbage that is never read back).
+    package func enqueue(_ prepared: Prepared) throws -> [Event] {
+        try prepared.badLabel.fill(0)
+        return [try launchColumns(labels: prepared.labels, output: prepared.maps, badLabel: prepared.badLabel,
+                                  prepared.input.problem),
+                try launchRows(output: prepared.maps, prepared.input.problem)]
+    }
+
+    package func results(_ prepared: Prepared) throws -> [Float] {
+        if try prepared.badLabel.read()[0] != 0 {
+            throw prepared.input.problem.firstInvalidLabel(prepared.input.labels)
                 ?? DeviceFault("the distance-transform kernel flagged a label that the host finds valid")
         }
-        try launchRows(output: output, problem)
-        return try output.read()
+        return try prepared.maps.read()
     }
 
-    /// Kernel times of the column and row passes, with the labels already on the device (for the
-    /// benchmark).
-    func kernelSeconds(labels: Buffer<UInt8>, output: Buffer<Float>,
-                       _ problem: DistanceTransformProblem) throws -> (columns: Double, rows: Double) {
-        let badLabel = try Buffer<Int32>(context: context, copying: [0])
-        let first = try launchColumns(labels: labels, output: output, badLabel: badLabel, problem)
-        let second = try launchRows(output: output, problem)
-        return (Double(try first.elapsedNanoseconds()) * 1e-9, Double(try second.elapsedNanoseconds()) * 1e-9)
-    }
-
-    @discardableResult
     private func launchColumns(labels: Buffer<UInt8>, output: Buffer<Float>, badLabel: Buffer<Int32>,
                                _ problem: DistanceTransformProblem) throws -> Event {
         try columns.setArgument(0, labels)
@@ -102,7 +110,6 @@ final class DistanceTransformRoutine: DeviceRoutine {
         }
     }
 
-    @discardableResult
     private func launchRows(output: Buffer<Float>, _ problem: DistanceTransformProblem) throws -> Event {
         let rowCount = problem.batch * problem.classes * problem.height
         let sy2 = problem.spacing.y * problem.spacing.y

@@ -129,18 +129,16 @@ public final class Engine: @unchecked Sendable {
     /// moves this operation to the reference; an `OpenCLError` or `DeviceFault` while running moves
     /// the whole engine there; a `DeviceOverflow` recomputes this one call there. Each logs one
     /// warning; under `.throwError` each is thrown instead.
-    func run<R: DeviceRoutine, Result>(_ operation: String,
-                                       on routine: R.Type,
-                                       memory: MemoryNeeds,
-                                       device: (R) throws -> Result,
-                                       reference: () throws -> Result) throws -> (Result, Backend) {
-        let (result, backend) = try lock.withLock { () throws -> (Result, Backend) in
+    func run<R: DeviceRoutine>(_ operation: String, on routine: R.Type, _ problem: R.Problem,
+                               memory: MemoryNeeds,
+                               reference: () throws -> R.Output) throws -> (R.Output, Backend) {
+        let (result, backend) = try lock.withLock { () throws -> (R.Output, Backend) in
             let key = ObjectIdentifier(routine)
             if case .openCL(let context) = state, !unbuildable.contains(key) {
                 try memory.requireDevice(context.device, operation)
                 try memory.requireHost(memory.hostBytes, operation)
                 do {
-                    return (try device(try routineInstance(R.self, key, context)), state)
+                    return (try routineInstance(R.self, key, context).evaluate(problem), state)
                 } catch let error as OpenCLError where error.isBuildFailure {
                     guard fallback == .toReference else { throw error }
                     unbuildable.insert(key)
@@ -184,18 +182,5 @@ private final class BackendRecord: @unchecked Sendable {
 
     func add(_ used: Engine.Backend) {
         if backend != .reference { backend = used }
-    }
-}
-
-/// The OpenCL side of one operation: builds its program once per engine and launches its kernels.
-protocol DeviceRoutine: AnyObject {
-    init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError)
-}
-
-extension Engine.Configuration {
-    /// The 1-D work-group size for `kernel`: the configured size (default 256), clamped to what
-    /// the kernel allows on its device.
-    func workGroupSize(for kernel: Kernel) throws(OpenCLError) -> Int {
-        max(1, min(workGroupSize ?? 256, try kernel.maxWorkGroupSize))
     }
 }

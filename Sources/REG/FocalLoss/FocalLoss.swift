@@ -161,9 +161,11 @@ extension Engine {
     }
 
     private func focalLoss(_ input: FocalLossInput) throws -> FocalLossResult<Float> {
-        var (result, backend) = try run("focal loss", on: FocalLossRoutine.self, memory: input.memoryNeeds,
-                                        device: { try $0.evaluate(input) },
-                                        reference: { try FocalLossReference.evaluate(input).rounded })
+        // Nothing to launch for an empty input: the reference gives its zeros and count.
+        if input.elementCount == 0 { return try FocalLossReference.evaluate(input).rounded }
+        var (result, backend) = try run("focal loss", on: FocalLossRoutine.self, input, memory: input.memoryNeeds) {
+            try FocalLossReference.evaluate(input).rounded
+        }
         result.backend = backend
         return result
     }

@@ -4,26 +4,23 @@
 /// Construction checks shapes and settings (cheap). `validateElements()` scans every element and
 /// throws at the first bad one; the reference always runs it, the OpenCL routine runs it only when
 /// its kernel flagged a bad element, so both report the same element.
-struct FocalLossInput: Sendable {
-    enum Layout: Equatable {
+package struct FocalLossInput: Sendable {
+    package enum Layout: Equatable {
         /// `[samples, classes]`, class fastest.
         case detection(samples: Int, classes: Int)
         /// `[batch, classes, height, width]` logits, `[batch, height, width]` labels.
         case segmentation(batch: Int, classes: Int, height: Int, width: Int)
     }
 
-    /// The label of an ignored pixel.
-    static let ignoreLabel: UInt8 = 255
-
-    let layout: Layout
-    let logits: [Float]
+    package let layout: Layout
+    package let logits: [Float]
     /// Detection targets, one per logit (empty for segmentation).
-    let targets: [Float]
+    package let targets: [Float]
     /// Segmentation labels, one per pixel (empty for detection).
-    let labels: [UInt8]
-    let settings: FocalLoss
+    package let labels: [UInt8]
+    package let settings: FocalLoss
 
-    init(detection logits: [Float], targets: [Float], samples: Int, classes: Int,
+    package init(detection logits: [Float], targets: [Float], samples: Int, classes: Int,
          _ settings: FocalLoss) throws(InvalidArgument) {
         try Self.requireDimension(samples, "samples", minimum: 0)
         try Self.requireDimension(classes, "classes", minimum: 1)
@@ -41,13 +38,13 @@ struct FocalLossInput: Sendable {
         try validateSettings()
     }
 
-    init(segmentation logits: [Float], labels: [UInt8], batch: Int, classes: Int, height: Int, width: Int,
+    package init(segmentation logits: [Float], labels: [UInt8], batch: Int, classes: Int, height: Int, width: Int,
          _ settings: FocalLoss) throws(InvalidArgument) {
         try Self.requireDimension(batch, "batch", minimum: 0)
         try Self.requireDimension(classes, "classes", minimum: 1)
         try Self.requireDimension(height, "height", minimum: 0)
         try Self.requireDimension(width, "width", minimum: 0)
-        guard classes < Int(Self.ignoreLabel) else {
+        guard classes <= LabelMap.maximumClasses else {
             throw InvalidArgument("classes", "must be at most 254 (labels are bytes, 255 means ignore), got \(classes)")
         }
         let pixels = try Self.product([batch, height, width], "batch × height × width")
@@ -65,14 +62,14 @@ struct FocalLossInput: Sendable {
         try validateSettings()
     }
 
-    var classes: Int {
+    package var classes: Int {
         switch layout {
         case .detection(_, let classes), .segmentation(_, let classes, _, _): classes
         }
     }
 
     /// Logits (and every per-element array).
-    var elementCount: Int { logits.count }
+    package var elementCount: Int { logits.count }
 
     /// Samples (detection) or pixels (segmentation).
     var rowCount: Int { elementCount / classes }
@@ -156,7 +153,7 @@ struct FocalLossInput: Sendable {
         if let i = targets.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
             throw InvalidArgument("targets", index: elementIndex(i), "must be in [0, 1], got \(targets[i])")
         }
-        if let j = labels.firstIndex(where: { Int($0) > classes && $0 != Self.ignoreLabel }) {
+        if let j = labels.firstIndex(where: { Int($0) > classes && $0 != LabelMap.ignore }) {
             throw Self.badLabel(Int(labels[j]), pixel: j, layout: layout)
         }
         switch settings.spatial {

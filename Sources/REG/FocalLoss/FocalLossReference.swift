@@ -30,7 +30,7 @@ public enum FocalLossReference {
                              width: width, settings)
     }
 
-    static func evaluate(_ input: FocalLossInput) throws(InvalidArgument) -> FocalLossResult<Double> {
+    package static func evaluate(_ input: FocalLossInput) throws(InvalidArgument) -> FocalLossResult<Double> {
         try input.validateElements()
         return compute(input, logits: input.logits.map(Double.init), sigma: Sigma(input.settings.uncertainty))
     }
@@ -102,7 +102,7 @@ public enum FocalLossReference {
             for b in 0..<batch {
                 for offset in 0..<plane {
                     let label = input.labels[b * plane + offset]
-                    guard label != FocalLossInput.ignoreLabel else { continue }
+                    guard label != LabelMap.ignore else { continue }
                     count += 1
                     let base = b * classes * plane + offset
                     for k in 0..<classes { z[k] = logits[base + k * plane] }

@@ -11,7 +11,7 @@ import REGRuntime
 /// The main kernels are specialised per variant (layout, activation, spatial mode, σ mode, whether
 /// ℓ is written per element, C for softmax) and built on first use through the context's program
 /// cache.
-final class FocalLossRoutine: DeviceRoutine {
+package final class FocalLossRoutine: DeviceRoutine {
     /// What a program is specialised for: its `-D` build options.
     struct Variant: Hashable {
         enum Spatial: Int { case none = 0, weights = 1, distances = 2 }
@@ -71,7 +71,7 @@ final class FocalLossRoutine: DeviceRoutine {
     private let unusedFloats: Buffer<Float>
     private let unusedBytes: Buffer<UInt8>
 
-    init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
+    package init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
         self.context = context
         self.configuration = configuration
         guard let focal = KernelSources.files["focal_loss"] else {
@@ -107,7 +107,7 @@ final class FocalLossRoutine: DeviceRoutine {
     // MARK: Evaluation
 
     /// The inputs on the device and the buffers one evaluation writes.
-    final class Problem {
+    package final class Prepared {
         let input: FocalLossInput
         let variant: Variant
         let logits: Buffer<Float>
@@ -177,14 +177,14 @@ final class FocalLossRoutine: DeviceRoutine {
     }
 
     /// Uploads `input` and allocates the outputs.
-    func prepare(_ input: FocalLossInput) throws(OpenCLError) -> Problem {
+    package func prepare(_ input: FocalLossInput) throws -> Prepared {
         let main = try mainKernel(Variant(input))
         let (mainGroups, countGroups) = groups(input, main)
-        return try Problem(input, context: context, partials: max(mainGroups, countGroups))
+        return try Prepared(input, context: context, partials: max(mainGroups, countGroups))
     }
 
     /// Queues every kernel of one evaluation; returns their events (kernel time = their sum).
-    func enqueue(_ problem: Problem) throws(OpenCLError) -> [Event] {
+    package func enqueue(_ problem: Prepared) throws -> [Event] {
         let input = problem.input
         let settings = input.settings
         let main = try mainKernel(problem.variant)
@@ -193,7 +193,7 @@ final class FocalLossRoutine: DeviceRoutine {
         try problem.invalid.fill(0)
 
         if problem.countsFirst {
-            var count = Arguments(countLabels)
+            var count = KernelArguments(countLabels)
             try count.buffer(problem.labels!)
             try count.value(UInt64(input.rowCount))
             try count.buffer(problem.partialSums)
@@ -209,7 +209,7 @@ final class FocalLossRoutine: DeviceRoutine {
             try problem.scale.write([Float(scale)])
         }
 
-        var arguments = Arguments(main.kernel)
+        var arguments = KernelArguments(main.kernel)
         try arguments.buffer(problem.logits)
         if let labels = problem.labels { try arguments.buffer(labels) } else { try arguments.buffer(problem.targets!) }
         try arguments.buffer(problem.spatial ?? unusedFloats)
@@ -247,8 +247,8 @@ final class FocalLossRoutine: DeviceRoutine {
         return events
     }
 
-    private func finish(_ problem: Problem, groups: Int, writeScale: Bool) throws(OpenCLError) -> Event {
-        var arguments = Arguments(finishSums)
+    private func finish(_ problem: Prepared, groups: Int, writeScale: Bool) throws(OpenCLError) -> Event {
+        var arguments = KernelArguments(finishSums)
         try arguments.buffer(problem.partialSums)
         try arguments.buffer(problem.partialCounts)
         try arguments.value(UInt32(groups))
@@ -263,7 +263,7 @@ final class FocalLossRoutine: DeviceRoutine {
     }
 
     /// Reads one evaluation's results; a flagged bad element throws `InvalidArgument` naming it.
-    func results(_ problem: Problem) throws -> FocalLossResult<Float> {
+    package func results(_ problem: Prepared) throws -> FocalLossResult<Float> {
         let input = problem.input
         let settings = input.settings
         let flags = try problem.invalid.read()
@@ -286,42 +286,5 @@ final class FocalLossRoutine: DeviceRoutine {
                                count: count, elementLoss: try problem.elementLoss?.read(),
                                gradient: try problem.gradient.read(), sigmaGradient: try problem.sigmaGradient?.read(),
                                scalarSigmaGradient: scalarSigmaGradient)
-    }
-
-    func evaluate(_ input: FocalLossInput) throws -> FocalLossResult<Float> {
-        guard input.elementCount > 0 else { return try FocalLossReference.evaluate(input).rounded }
-        let problem = try prepare(input)
-        _ = try enqueue(problem)
-        return try results(problem)
-    }
-
-    /// Kernel time alone of one evaluation whose data is already on the device (for the benchmark).
-    func kernelSeconds(_ problem: Problem) throws(OpenCLError) -> Double {
-        var nanoseconds: UInt64 = 0
-        for event in try enqueue(problem) { nanoseconds += try event.elapsedNanoseconds() }
-        return Double(nanoseconds) * 1e-9
-    }
-}
-
-/// Sets a kernel's arguments in order.
-private struct Arguments {
-    let kernel: Kernel
-    var index = 0
-
-    init(_ kernel: Kernel) { self.kernel = kernel }
-
-    mutating func buffer<T>(_ buffer: Buffer<T>) throws(OpenCLError) {
-        try kernel.setArgument(index, buffer)
-        index += 1
-    }
-
-    mutating func value<T: BitwiseCopyable>(_ value: T) throws(OpenCLError) {
-        try kernel.setArgument(index, value: value)
-        index += 1
-    }
-
-    mutating func local(_ bytes: Int) throws(OpenCLError) {
-        try kernel.setLocalArgument(index, bytes: bytes)
-        index += 1
     }
 }

@@ -26,13 +26,13 @@ extension Engine {
     /// Distances may be any float, `+∞` included (no ground truth of the class: `g` = 1 for
     /// `β > 0`, 0 for `β < 0`); a NaN distance throws `InvalidArgument` naming its index.
     public func refine(distances: [Float], _ refinement: Refinement) throws -> [Float] {
-        try refinement.validate()
+        let problem = try RefinementProblem(distances: distances, refinement)
         let n = distances.count
         let memory = MemoryNeeds(hostBytes: MemoryNeeds.floats(n), referenceHostBytes: MemoryNeeds.doubles(n) + MemoryNeeds.floats(n),
                                  deviceBytes: MemoryNeeds.floats(2 * n), largestBuffer: MemoryNeeds.floats(n),
                                  remedy: "refine fewer distances per call")
-        return try run("refinement", on: RefinementRoutine.self, memory: memory,
-                       device: { try $0.refine(distances: distances, refinement) },
-                       reference: { try RefinementReference.refine(distances: distances, refinement).map(Float.init) }).0
+        return try run("refinement", on: RefinementRoutine.self, problem, memory: memory) {
+            try RefinementReference.refine(distances: distances, refinement).map(Float.init)
+        }.0
     }
 }

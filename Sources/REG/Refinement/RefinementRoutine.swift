@@ -1,12 +1,38 @@
 import REGRuntime
 
+/// One refinement call: distances and the refinement's β, δ.
+package struct RefinementProblem: Sendable {
+    package let distances: [Float]
+    package let refinement: Refinement
+
+    package init(distances: [Float], _ refinement: Refinement) throws(InvalidArgument) {
+        try refinement.validate()
+        self.distances = distances
+        self.refinement = refinement
+    }
+}
+
 /// The OpenCL routine of the refinement: Kernels/refinement.cl, one work-item per element.
-final class RefinementRoutine: DeviceRoutine {
+package final class RefinementRoutine: DeviceRoutine {
+    package final class Prepared {
+        let problem: RefinementProblem
+        let distances: Buffer<Float>
+        let weights: Buffer<Float>
+        let nanFound: Buffer<Int32>
+
+        init(_ problem: RefinementProblem, context: DeviceContext) throws(OpenCLError) {
+            self.problem = problem
+            distances = try Buffer(context: context, copying: problem.distances)
+            weights = try Buffer(context: context, count: problem.distances.count)
+            nanFound = try Buffer(context: context, count: 1)
+        }
+    }
+
     private let context: DeviceContext
     private let kernel: Kernel
     private let workGroupSize: Int
 
-    init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
+    package init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
         self.context = context
         let program = try context.program(source: KernelSources.program("refinement"),
                                           options: configuration.buildOptions)
@@ -14,42 +40,34 @@ final class RefinementRoutine: DeviceRoutine {
         workGroupSize = try configuration.workGroupSize(for: kernel)
     }
 
-    func refine(distances: [Float], _ refinement: Refinement) throws -> [Float] {
+    package func prepare(_ problem: RefinementProblem) throws -> Prepared {
+        try Prepared(problem, context: context)
+    }
+
+    package func enqueue(_ prepared: Prepared) throws -> [Event] {
+        let count = prepared.problem.distances.count
+        guard count > 0 else { return [] }
+        try prepared.nanFound.fill(0)
+        var arguments = KernelArguments(kernel)
+        try arguments.buffer(prepared.distances)
+        try arguments.buffer(prepared.weights)
+        try arguments.value(UInt64(count))
+        try arguments.value(prepared.problem.refinement.beta)
+        try arguments.value(prepared.problem.refinement.delta)
+        try arguments.buffer(prepared.nanFound)
+        return [try kernel.launch(global: [LaunchShape.covering(count: count, workGroupSize: workGroupSize)],
+                                  local: [workGroupSize])]
+    }
+
+    package func results(_ prepared: Prepared) throws -> [Float] {
+        let distances = prepared.problem.distances
         guard !distances.isEmpty else { return [] }
-        let input = try Buffer(context: context, copying: distances)
-        let output = try Buffer<Float>(context: context, count: distances.count)
-        let nanFound = try launch(input: input, output: output, refinement)
-        if try nanFound.read()[0] != 0 {
+        if try prepared.nanFound.read()[0] != 0 {
             guard let i = distances.firstIndex(where: \.isNaN) else {
                 throw DeviceFault("the refinement kernel flagged a NaN distance that the host does not find")
             }
             throw InvalidArgument("distances", index: [i], "is NaN")
         }
-        return try output.read()
-    }
-
-    /// Kernel time alone, with the data already on the device (for the benchmark).
-    func kernelSeconds(input: Buffer<Float>, output: Buffer<Float>, _ refinement: Refinement) throws -> Double {
-        let event = try launchEvent(input: input, output: output, nanFound: try Buffer<Int32>(context: context, copying: [0]),
-                                    refinement)
-        return Double(try event.elapsedNanoseconds()) * 1e-9
-    }
-
-    private func launch(input: Buffer<Float>, output: Buffer<Float>, _ refinement: Refinement) throws -> Buffer<Int32> {
-        let nanFound = try Buffer<Int32>(context: context, copying: [0])
-        _ = try launchEvent(input: input, output: output, nanFound: nanFound, refinement)
-        return nanFound
-    }
-
-    private func launchEvent(input: Buffer<Float>, output: Buffer<Float>, nanFound: Buffer<Int32>,
-                             _ refinement: Refinement) throws -> Event {
-        try kernel.setArgument(0, input)
-        try kernel.setArgument(1, output)
-        try kernel.setArgument(2, value: UInt64(input.count))
-        try kernel.setArgument(3, value: refinement.beta)
-        try kernel.setArgument(4, value: refinement.delta)
-        try kernel.setArgument(5, nanFound)
-        return try kernel.launch(global: [LaunchShape.covering(count: input.count, workGroupSize: workGroupSize)],
-                                 local: [workGroupSize])
+        return try prepared.weights.read()
     }
 }

@@ -1,3 +1,4 @@
+import REG
 import REGRuntime
 
 extension Engine {

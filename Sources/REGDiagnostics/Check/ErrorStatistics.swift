@@ -12,7 +12,7 @@ public struct ElementTolerance: Sendable, CustomStringConvertible {
     /// What the values are called in the description, e.g. "g" or "|∂L/∂z|".
     public var quantity: String
     /// In words, the scale that `ErrorStatistics.add(…, scale:)` multiplies `absolute` by, for a
-    /// bound such as the SPEC's gradient rule "abs ≤ 1e-5 · max(1, max|g_ref|)"; nil for none.
+    /// bound such as the gradient rule of docs/math.md §7 "abs ≤ 1e-5 · max(1, max|g_ref|)"; nil for none.
     public var absoluteScale: String?
 
     public init(absolute: Double = .infinity, relative: Double = .infinity, relativeFloor: Double = 0,

@@ -1,31 +1,37 @@
+import REG
+
 /// Every operation's correctness check, in the order `reg check` runs them: random cases computed
-/// on an OpenCL device and on the float64 CPU reference, compared under the SPEC's tolerances.
-/// Each operation adds one entry.
+/// on an OpenCL device and on the float64 CPU reference, compared under the tolerances of
+/// docs/math.md. Each operation adds its descriptor here.
 public enum CheckSuite {
     public struct Entry: Sendable {
-        /// Operation name as `reg check --only` takes it, e.g. "refinement".
+        /// Operation name as `reg check --only` takes it, e.g. "focal-loss".
         public let operation: String
+        /// The rows it prints, one per judge, e.g. "focal-loss" and "focal-loss-gradient".
+        public let rows: [String]
         /// Runs `cases` random cases drawn from `seed` on `device` (an engine that does not fall
-        /// back) and compares each with the reference.
-        public let run: @Sendable (_ device: Engine, _ cases: Int, _ seed: UInt64) throws -> CheckOutcome
+        /// back) and compares each with the reference: one outcome per row.
+        public let run: @Sendable (_ device: Engine, _ cases: Int, _ seed: UInt64) throws -> [CheckOutcome]
 
-        public init(operation: String, run: @escaping @Sendable (_ device: Engine, _ cases: Int, _ seed: UInt64) throws -> CheckOutcome) {
-            self.operation = operation
-            self.run = run
+        init<D: OperationDescriptor>(_ descriptor: D.Type) {
+            operation = D.name
+            rows = D.judges.map(\.row)
+            run = { try D.check(device: $0, cases: $1, seed: $2) }
         }
     }
 
     public static let entries: [Entry] = [
-        Entry(operation: "refinement", run: RefinementCheck.run),
-        Entry(operation: "focal-loss", run: FocalLossCheck.values),
-        Entry(operation: "focal-loss-gradient", run: FocalLossCheck.gradients),
-        Entry(operation: "distance-transform", run: DistanceTransformCheck.run),
-        Entry(operation: "box-distance", run: BoxDistanceCheck.run),
+        Entry(RefinementDescriptor.self),
+        Entry(FocalLossDescriptor.self),
+        Entry(DistanceTransformDescriptor.self),
+        Entry(BoxDistanceDescriptor.self),
     ]
 }
 
 /// What one operation's check found.
 public struct CheckOutcome: Codable, Sendable {
+    /// The row's name, e.g. "focal-loss-gradient".
+    public let row: String
     public let cases: Int
     /// Largest |device − reference| over every compared value.
     public let maxAbsoluteError: Double
@@ -37,8 +43,9 @@ public struct CheckOutcome: Codable, Sendable {
     /// The first value (or error) outside the tolerance, with the case that produced it.
     public let failure: String?
 
-    public init(cases: Int, maxAbsoluteError: Double, maxRelativeError: Double, tolerance: String,
+    public init(row: String, cases: Int, maxAbsoluteError: Double, maxRelativeError: Double, tolerance: String,
                 passed: Bool, failure: String? = nil) {
+        self.row = row
         self.cases = cases
         self.maxAbsoluteError = maxAbsoluteError
         self.maxRelativeError = maxRelativeError
@@ -47,8 +54,8 @@ public struct CheckOutcome: Codable, Sendable {
         self.failure = failure
     }
 
-    public init(cases: Int, _ statistics: ErrorStatistics) {
-        self.init(cases: cases, maxAbsoluteError: statistics.maxAbsoluteError,
+    public init(row: String, cases: Int, _ statistics: ErrorStatistics) {
+        self.init(row: row, cases: cases, maxAbsoluteError: statistics.maxAbsoluteError,
                   maxRelativeError: statistics.maxRelativeError, tolerance: statistics.tolerance.description,
                   passed: statistics.failure == nil, failure: statistics.failure)
     }

@@ -1,0 +1,171 @@
+import REG
+
+/// The focal loss, forward and backward.
+///
+/// Check: random cases over every setting (layout, activation, γ, α, the torchvision split, spatial
+/// weight, σ, reduction), logits in ±30 with some ±1e4, soft targets and ignore labels. Two rows
+/// judge the same cases, because docs/math.md gives the two quantities different tolerances:
+/// `focal-loss` judges the loss value and the raw sum (relative ≤ 1e-5) and the count (exact);
+/// `focal-loss-gradient` judges ∂L/∂z and ∂L/∂σ (|Δ| ≤ 1e-5 · max(1, max|reference|) per case).
+///
+/// Benchmark: 2^20 … 2^25 logits (quick: 2^16, 2^18; the float64 reference: 2^20, 2^22, 2^24),
+/// three workloads:
+/// - `focal det`: detection `[N, 8]`, sigmoid, γ = 2, mean. Bytes per logit: 4 logit + 4 target
+///   read, 4 gradient written = 12.
+/// - `focal seg smax`: segmentation `[4, 5, H, 512]`, softmax, γ = 2, mean, ~10% of pixels ignored.
+///   Bytes per pixel: 5·4 logits + 1 label read, 5·4 gradient written, + 1 label read again by the
+///   count pass that the mean's 1/count needs before the gradient is written = 42 (8.4 per logit).
+/// - `focal det d+σ`: detection `[N, 8]` with distances d (g computed in the kernel) and a σ per
+///   logit, γ = 2.5 (the non-integer path), mean. Bytes per logit: 4 each of logit, target, d, σ
+///   read, 4 each of gradient and ∂L/∂σ written = 24.
+enum FocalLossDescriptor: OperationDescriptor {
+    typealias Routine = FocalLossRoutine
+    static let name = "focal-loss"
+
+    static let judges = [
+        Judge<Self>(row: "focal-loss", tolerance: ElementTolerance(relative: 1e-5, quantity: "loss")) {
+            label, _, onDevice, expected, statistics in
+            statistics.add(device: onDevice.loss, reference: expected.loss, "\(label): loss")
+            statistics.add(device: Float(onDevice.sum), reference: expected.sum, "\(label): sum")
+            if onDevice.count != expected.count {
+                statistics.reject("\(label): count \(onDevice.count), reference \(expected.count)")
+            }
+        },
+        Judge<Self>(row: "focal-loss-gradient",
+                    tolerance: ElementTolerance(absolute: 1e-5, quantity: "∂L/∂z, ∂L/∂σ", absoluteScale: "max(1, max|ref|)")) {
+            label, _, onDevice, expected, statistics in
+            let scale = max(1, expected.gradient.lazy.map(abs).max() ?? 0)
+            for i in expected.gradient.indices {
+                statistics.add(device: onDevice.gradient[i], reference: expected.gradient[i], scale: scale,
+                               "\(label): ∂L/∂z[\(i)]")
+            }
+            if let reference = expected.sigmaGradient {
+                let sigmaScale = max(1, reference.lazy.map(abs).max() ?? 0)
+                for i in reference.indices {
+                    statistics.add(device: onDevice.sigmaGradient?[i] ?? .nan, reference: reference[i],
+                                   scale: sigmaScale, "\(label): ∂L/∂σ[\(i)]")
+                }
+            }
+            if let reference = expected.scalarSigmaGradient {
+                statistics.add(device: onDevice.scalarSigmaGradient ?? .nan, reference: reference,
+                               scale: max(1, abs(reference)), "\(label): ∂L/∂σ")
+            }
+        },
+    ]
+
+    static func randomCase(_ number: Int, _ random: inout SplitMix64) throws -> CheckCase<FocalLossInput> {
+        let segmentation = random.chance(0.5)
+        let classes = segmentation ? Int.random(in: 2...7, using: &random) : Int.random(in: 1...9, using: &random)
+        var settings = FocalLoss(gamma: [0, 0.5, 1, 2, 2.5, 3][Int.random(in: 0..<6, using: &random)])
+        if segmentation && random.chance(0.5) { settings.activation = .softmax }
+        if random.chance(0.5) { settings.alpha = (0..<classes).map { _ in Float.random(in: 0...4, using: &random) } }
+        if random.chance(0.25) { settings.positiveFraction = Float.random(in: 0...1, using: &random) }
+        if random.chance(0.3) { settings.reduction = random.chance(0.5) ? .sum : .none }
+        if random.chance(0.2) { settings.gradientScale = Float.random(in: -3...3, using: &random) }
+
+        let samples = segmentation ? 0 : Int.random(in: 1...600, using: &random)
+        let (batch, height, width) = segmentation
+            ? (Int.random(in: 1...3, using: &random), Int.random(in: 1...23, using: &random), Int.random(in: 1...37, using: &random))
+            : (0, 0, 0)
+        let count = segmentation ? batch * classes * height * width : samples * classes
+        let logits = (0..<count).map { _ in
+            random.chance(0.02) ? (random.chance(0.5) ? Float(1e4) : -1e4) : Float.random(in: -30...30, using: &random)
+        }
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: settings.spatial = .weights((0..<count).map { _ in Float.random(in: 0...2, using: &random) })
+        case 1:
+            let d = (0..<count).map { _ in random.chance(0.1) ? Float.infinity : Float.random(in: 0...64, using: &random) }
+            settings.spatial = .distances(d, Refinement(beta: Float(random.signedLogUniform(0.01, 4)),
+                                                        delta: Float.random(in: 0...16, using: &random)))
+        default: break
+        }
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: settings.uncertainty = .scalar(random.chance(0.5) ? 0.05 : Float.random(in: 0...0.5, using: &random))
+        case 1: settings.uncertainty = .perElement((0..<count).map { _ in Float.random(in: 0...0.3, using: &random) })
+        default: break
+        }
+
+        if segmentation {
+            let labels = (0..<(batch * height * width)).map { _ in
+                random.chance(0.1) ? LabelMap.ignore : UInt8.random(in: 0...UInt8(classes), using: &random)
+            }
+            return CheckCase(problem: try FocalLossInput(segmentation: logits, labels: labels, batch: batch, classes: classes,
+                                                         height: height, width: width, settings),
+                             label: "case \(number) (segmentation \(batch)×\(classes)×\(height)×\(width), \(settings.activation), γ \(settings.gamma))")
+        }
+        let soft = random.chance(0.5)
+        let targets = (0..<count).map { _ in
+            soft ? Float.random(in: 0...1, using: &random) : (random.chance(0.2) ? Float(1) : 0)
+        }
+        return CheckCase(problem: try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: classes,
+                                                     settings),
+                         label: "case \(number) (detection \(samples)×\(classes), γ \(settings.gamma))")
+    }
+
+    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<FocalLossInput>] {
+        let exponents = quick ? [16, 18] : (onDevice ? Array(20...25) : [20, 22, 24])
+        var cases: [BenchmarkCase<FocalLossInput>] = []
+        for (operation, bytesPerLogit, make) in workloads {
+            for exponent in exponents {
+                let (input, size) = try make(exponent)
+                cases.append(BenchmarkCase(operation: operation, problem: input, size: size, elements: input.elementCount,
+                                           bytes: Int(Double(input.elementCount) * bytesPerLogit),
+                                           warmup: onDevice ? 2 : 1, repeats: quick ? 3 : (exponent >= 24 ? 5 : 7)))
+            }
+        }
+        return cases
+    }
+
+    static func run(_ input: FocalLossInput, on engine: Engine) throws -> FocalLossResult<Float> {
+        switch input.layout {
+        case .detection(let samples, let classes):
+            try engine.focalLoss(detection: input.logits, targets: input.targets, samples: samples, classes: classes,
+                                 input.settings)
+        case .segmentation(let batch, let classes, let height, let width):
+            try engine.focalLoss(segmentation: input.logits, labels: input.labels, batch: batch, classes: classes,
+                                 height: height, width: width, input.settings)
+        }
+    }
+
+    static func reference(_ input: FocalLossInput) throws -> FocalLossResult<Double> {
+        try FocalLossReference.evaluate(input)
+    }
+
+    /// (operation, bytes per logit, the input at 2^exponent logits with its size label).
+    private static let workloads: [(String, Double, @Sendable (Int) throws -> (FocalLossInput, String))] = [
+        ("focal det", 12, { exponent in
+            let samples = (1 << exponent) / 8
+            let (logits, targets) = detection(samples: samples, classes: 8)
+            return (try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: 8,
+                                       FocalLoss(gamma: 2)), "2^\(exponent) [\(samples),8]")
+        }),
+        ("focal seg smax", 42.0 / 5, { exponent in
+            let height = max(1, (1 << exponent) / (5 * 4 * 512))
+            let pixels = 4 * height * 512
+            let logits = (0..<(pixels * 5)).map(logit)
+            let labels = (0..<pixels).map { j -> UInt8 in j % 10 == 9 ? LabelMap.ignore : UInt8((j &* 7) % 6) }
+            return (try FocalLossInput(segmentation: logits, labels: labels, batch: 4, classes: 5, height: height,
+                                       width: 512, FocalLoss(activation: .softmax, gamma: 2)),
+                    "2^\(exponent) [4,5,\(height),512]")
+        }),
+        ("focal det d+σ", 24, { exponent in
+            let samples = (1 << exponent) / 8
+            let (logits, targets) = detection(samples: samples, classes: 8)
+            let distances = (0..<logits.count).map { i in i % 97 == 0 ? Float.infinity : Float(i % 6400) / 100 }
+            let sigma = (0..<logits.count).map { i in Float(i % 50) / 500 }
+            let settings = FocalLoss(gamma: 2.5, spatial: .distances(distances, Refinement(beta: 0.5, delta: 8)),
+                                     uncertainty: .perElement(sigma))
+            return (try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: 8, settings),
+                    "2^\(exponent) [\(samples),8]")
+        }),
+    ]
+
+    /// Logits spread over about ±12 by a multiplicative hash of the index.
+    static func logit(_ i: Int) -> Float { Float((UInt32(truncatingIfNeeded: i) &* 2_654_435_761) >> 8) / 699_050.7 - 12 }
+
+    static func detection(samples: Int, classes: Int) -> (logits: [Float], targets: [Float]) {
+        let logits = (0..<(samples * classes)).map(logit)
+        let targets = (0..<(samples * classes)).map { i -> Float in i % classes == (i / classes) % classes ? 1 : 0 }
+        return (logits, targets)
+    }
+}

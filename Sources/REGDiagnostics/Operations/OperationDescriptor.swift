@@ -1,0 +1,129 @@
+import REG
+import REGRuntime
+
+/// One operation as `reg check` and `reg bench` see it (CLBlast keeps one such descriptor per
+/// routine for its tester and its timer): random cases and benchmark workloads, the run through
+/// the engine and through the float64 reference, the judges that compare the two, and the bytes
+/// each workload moves. The loops over cases and sizes are written once, below.
+protocol OperationDescriptor {
+    associatedtype Routine: DeviceRoutine
+    associatedtype ReferenceOutput
+
+    /// The name `reg check --only` and `reg bench --only` take.
+    static var name: String { get }
+    /// `reg check`'s rows for this operation: each judges every case under its own tolerance.
+    static var judges: [Judge<Self>] { get }
+    /// Random case `number`, drawn from `random`.
+    static func randomCase(_ number: Int, _ random: inout SplitMix64) throws -> CheckCase<Routine.Problem>
+    /// `reg bench`'s workloads (smaller with `quick`; fewer on the slow float64 reference).
+    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<Routine.Problem>]
+    /// The public engine call a user makes: what is checked, and what the wall time measures.
+    static func run(_ problem: Routine.Problem, on engine: Engine) throws -> Routine.Output
+    /// The float64 reference.
+    static func reference(_ problem: Routine.Problem) throws -> ReferenceOutput
+}
+
+/// One random case of `reg check`.
+struct CheckCase<Problem> {
+    let problem: Problem
+    /// Names the case in a failure, e.g. "case 3 (detection 17×4, γ 2.5)".
+    let label: String
+    /// The case plants a bad element: both sides must refuse it with the same error.
+    var expectsRefusal = false
+}
+
+/// One workload of `reg bench`.
+struct BenchmarkCase<Problem> {
+    /// The row's operation, when an operation has several workloads (e.g. "focal det").
+    let operation: String
+    let problem: Problem
+    /// E.g. "2^20 [131072,8]" or "8×512², C=5".
+    let size: String
+    /// Work units per run (elements, pixel-maps).
+    let elements: Int
+    /// What the operation must move at the least: each input read once, each output written once.
+    let bytes: Int
+    var warmup = 2
+    var repeats = 5
+}
+
+/// One row of `reg check`: a tolerance and how to compare one case's two results under it.
+struct Judge<Descriptor: OperationDescriptor>: Sendable {
+    let row: String
+    let tolerance: ElementTolerance
+    let compare: @Sendable (_ label: String, _ problem: Descriptor.Routine.Problem, _ device: Descriptor.Routine.Output,
+                  _ reference: Descriptor.ReferenceOutput, _ statistics: inout ErrorStatistics) -> Void
+}
+
+extension OperationDescriptor {
+    /// Runs `cases` random cases from `seed` on `device` (an engine that throws instead of falling
+    /// back) and on the reference, and judges each. A case computed on the reference instead of
+    /// the device fails every row: a check must never compare the reference with itself.
+    static func check(device: Engine, cases: Int, seed: UInt64) throws -> [CheckOutcome] {
+        var random = SplitMix64(seed: seed)
+        var statistics = judges.map { ErrorStatistics(tolerance: $0.tolerance) }
+        func rejectAll(_ reason: String) {
+            for j in statistics.indices { statistics[j].reject(reason) }
+        }
+        for number in 0..<cases {
+            let drawn = try randomCase(number, &random)
+            let onDevice = try refusal { try device.reporting { try run(drawn.problem, on: $0) } }
+            let onReference = try refusal { try reference(drawn.problem) }
+            switch (onDevice, onReference) {
+            case (.success(let computed), .success(let expected)):
+                if computed.backend == .reference {
+                    rejectAll("\(drawn.label): computed on the reference, not on the device")
+                } else if drawn.expectsRefusal {
+                    rejectAll("\(drawn.label): neither side refused the planted bad element")
+                } else {
+                    for j in judges.indices {
+                        judges[j].compare(drawn.label, drawn.problem, computed.value, expected, &statistics[j])
+                    }
+                }
+            case (.failure(let a), .failure(let b)) where a == b:
+                continue // both refuse the same element
+            default:
+                rejectAll("\(drawn.label): device \(describe(onDevice)), reference \(describe(onReference))")
+            }
+        }
+        return judges.indices.map { CheckOutcome(row: judges[$0].row, cases: cases, statistics[$0]) }
+    }
+
+    /// Times every workload on `engine`: the median wall time of the public call (uploads,
+    /// kernels, read-back), and on OpenCL the median kernel time of one evaluation whose inputs are
+    /// already on the device (from profiling events).
+    static func benchmark(engine: Engine, quick: Bool) throws -> [BenchmarkRecord] {
+        try benchmarkCases(quick: quick, onDevice: engine.device != nil).map { workload in
+            let wall = try Stopwatch.median(warmup: workload.warmup, repeats: workload.repeats) {
+                try Stopwatch.seconds { _ = try run(workload.problem, on: engine) }
+            }
+            var kernel = wall
+            if case .openCL(let context) = engine.backend {
+                let routine = try Routine(context: context, configuration: engine.configuration)
+                let prepared = try routine.prepare(workload.problem)
+                kernel = try Stopwatch.median(warmup: workload.warmup, repeats: workload.repeats) {
+                    try routine.kernelSeconds(prepared)
+                }
+            }
+            return BenchmarkRecord(operation: workload.operation, backend: "\(engine.backend)", size: workload.size,
+                                   elements: workload.elements, bytes: workload.bytes, medianSeconds: kernel,
+                                   medianWallSeconds: wall, repeats: workload.repeats)
+        }
+    }
+
+    /// The `InvalidArgument` that `body` throws as a failure; other errors propagate.
+    private static func refusal<T>(_ body: () throws -> T) throws -> Result<T, InvalidArgument> {
+        do {
+            return .success(try body())
+        } catch let error as InvalidArgument {
+            return .failure(error)
+        }
+    }
+
+    private static func describe<T>(_ outcome: Result<T, InvalidArgument>) -> String {
+        switch outcome {
+        case .success: "no error"
+        case .failure(let error): "\(error)"
+        }
+    }
+}
