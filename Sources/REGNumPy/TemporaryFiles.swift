@@ -73,10 +73,16 @@ public enum TemporaryFiles {
         guard !installed else { return }
         installed = true
         _ = (paths, inUse) // initialised before any handler can run
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             let previous = signal(sig, interruptHandler)
             if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { signal(sig, SIG_IGN) }
+            sigaddset(&unblocked, sig)
         }
+        // A parent may start us with these blocked (Foundation's Process spawns from threads that
+        // block every signal); then SIGTERM would not even end the process.
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
     }
 }
 

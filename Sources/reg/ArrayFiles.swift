@@ -1,14 +1,15 @@
 import Foundation
 import REGNumPy
 
-/// `.npy` arguments of the subcommands. Errors are `NumPyError`s, which name the file.
+/// `.npy` inputs of the subcommands (outputs: `OutputFiles`). Errors are `NumPyError`s, which name the file.
 enum ArrayFiles {
-    static func read(_ path: String) throws(NumPyError) -> NumPyArray {
-        try NumPyArray(contentsOf: URL(fileURLWithPath: path))
-    }
+    /// Standard input's name in errors, for the path `-`.
+    static let standardInput = "<stdin>"
 
-    static func write(_ array: NumPyArray, to path: String) throws(NumPyError) {
-        try array.write(to: URL(fileURLWithPath: path))
+    /// Reads a file, a FIFO or a device to its end; `-` is standard input.
+    static func read(_ path: String) throws(NumPyError) -> NumPyArray {
+        if path == "-" { return try NumPyArray(fileDescriptor: 0, source: standardInput) }
+        return try NumPyArray(contentsOf: URL(fileURLWithPath: path))
     }
 
     /// Throws unless `array` has one of the `ranks`, naming the file and the shape found.

@@ -35,6 +35,7 @@ struct BoxDistanceCommand: ParsableCommand {
     }
 
     func run() throws {
+        let outputs = try OutputFiles(output)
         let pointArray = try ArrayFiles.read(points)
         let boxArray = try ArrayFiles.read(boxes)
         let samples = try Self.rows(pointArray, columns: 3, file: points).enumerated().map { n, row in
@@ -48,7 +49,7 @@ struct BoxDistanceCommand: ParsableCommand {
         let engine = try deviceOption.engine()
         let sources = ArgumentSources(files: ["points": points, "boxes": boxes], options: ["classes": "--classes"])
         let distances = try sources.run { try engine.boxDistances(points: samples, boxes: truth, classes: classes) }
-        try ArrayFiles.write(try NumPyArray(shape: [samples.count, classes], float32: distances), to: output)
+        try outputs.write(try NumPyArray(shape: [samples.count, classes], float32: distances), to: output)
         print("box-distance: \(samples.count) points, \(truth.count) boxes, \(classes) classes → \(output) on \(engine.backend)")
     }
 

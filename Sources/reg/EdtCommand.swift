@@ -44,6 +44,7 @@ struct EdtCommand: ParsableCommand {
     }
 
     func run() throws {
+        let outputs = try OutputFiles(output)
         let input = try ArrayFiles.read(labels)
         try ArrayFiles.requireRank(input, [2, 3], "labels")
         let (batch, height, width) = input.rank == 2
@@ -61,7 +62,7 @@ struct EdtCommand: ParsableCommand {
             }
         }
         let shape = input.rank == 2 ? [classCount, height, width] : [batch, classCount, height, width]
-        try ArrayFiles.write(try NumPyArray(shape: shape, float32: maps), to: output)
+        try outputs.write(try NumPyArray(shape: shape, float32: maps), to: output)
         print("edt: \(input.shape) labels, \(classCount) classes → \(output) \(shape) on \(engine.backend)")
     }
 

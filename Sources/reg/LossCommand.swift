@@ -136,6 +136,7 @@ struct LossCommand: ParsableCommand {
     }
 
     func run() throws {
+        let outputs = try OutputFiles(gradientOutput, sigmaGradientOutput, lossOutput)
         let logitArray = try ArrayFiles.read(logits)
         var sources = ArgumentSources(
             files: ["logits": logits],
@@ -187,15 +188,15 @@ struct LossCommand: ParsableCommand {
             }
         }
 
-        if let gradientOutput {
-            try ArrayFiles.write(try NumPyArray(shape: shape, float32: result.gradient), to: gradientOutput)
-        }
+        var files: [(path: String, array: NumPyArray)] = []
+        if let gradientOutput { files.append((gradientOutput, try NumPyArray(shape: shape, float32: result.gradient))) }
         if let sigmaGradientOutput, let sigmaGradient = result.sigmaGradient {
-            try ArrayFiles.write(try NumPyArray(shape: shape, float32: sigmaGradient), to: sigmaGradientOutput)
+            files.append((sigmaGradientOutput, try NumPyArray(shape: shape, float32: sigmaGradient)))
         }
         if let lossOutput, let elementLoss = result.elementLoss {
-            try ArrayFiles.write(try NumPyArray(shape: shape, float32: elementLoss), to: lossOutput)
+            files.append((lossOutput, try NumPyArray(shape: shape, float32: elementLoss)))
         }
+        try outputs.write(files)
         try report(result, engine: engine)
     }
 

@@ -35,6 +35,7 @@ struct RefineCommand: ParsableCommand {
     }
 
     func run() throws {
+        let outputs = try OutputFiles(output)
         let input = try ArrayFiles.read(distances)
         let engine = try deviceOption.engine()
         let values = try input.floats()
@@ -48,7 +49,7 @@ struct RefineCommand: ParsableCommand {
         } catch let error as InvalidArgument {
             throw ValidationError("--\(error.argument): \(error.reason)")
         }
-        try ArrayFiles.write(try NumPyArray(shape: input.shape, float32: weights), to: output)
+        try outputs.write(try NumPyArray(shape: input.shape, float32: weights), to: output)
         print("refine: \(input.count) distances \(input.shape) → \(output) on \(engine.backend)")
     }
 }
