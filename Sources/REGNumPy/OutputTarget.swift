@@ -56,7 +56,8 @@ public struct OutputTarget: Sendable {
             throw refuse(systemReason(errno))
         }
         // The temporary file is created, and renamed, in the target's folder.
-        let folder = splitPath(resolved).folder
+        let (folder, name) = splitPath(resolved)
+        guard !["", ".", ".."].contains(name) else { throw refuse(path.isEmpty ? "the path is empty" : "not a file name") }
         guard stat(folder, &status) == 0 else {
             throw refuse(errno == ENOENT ? "folder \(folder) does not exist" : "folder \(folder): \(systemReason(errno))")
         }

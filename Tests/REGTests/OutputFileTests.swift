@@ -121,6 +121,11 @@ struct OutputFileTests {
             let error = try #require(throws: NumPyError.self) { try Self.array.write(to: URL(fileURLWithPath: path)) }
             #expect(error.kind == .io && error.description == message)
         }
+        // Paths a URL would tidy up.
+        for (path, message) in [("", ": cannot write: the path is empty"), (folder.url.path + "/x/", "\(folder.url.path)/x/: cannot write: not a file name")] {
+            let error = try #require(throws: NumPyError.self) { try OutputTarget(path: path) }
+            #expect(error.description == message)
+        }
         #expect(try folder.bytes("ro.npy") == Data("keep".utf8), "the read-only file is unchanged")
         #expect(folder.names == ["ro.npy"])
     }
