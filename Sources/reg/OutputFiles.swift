@@ -6,8 +6,14 @@ struct OutputFiles {
     /// Checks each given path (nil: an output option left out) and arms the cleanup of temporary
     /// files on SIGINT and SIGTERM.
     init(_ paths: String?...) throws(NumPyError) {
-        TemporaryFiles.installInterruptCleanup()
+        Self.installInterruptCleanup()
         for path in paths.compactMap({ $0 }) { _ = try OutputTarget(path: path) }
+    }
+
+    /// Removes temporary files on SIGINT, SIGTERM and SIGHUP, then dies of the signal. `init`
+    /// arms it too; calling it first thing in `main` covers the whole run. Idempotent.
+    static func installInterruptCleanup() {
+        TemporaryFiles.installInterruptCleanup()
     }
 
     /// Writes the arrays to their paths (checked again: the computation may have taken a while).
