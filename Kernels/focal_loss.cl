@@ -63,9 +63,9 @@ inline float2 reg_sum_merge(float2 a, float2 b) {
     return (float2)(hi, lo - (hi - s));
 }
 
-// Reduces every work-item's (loss hi, lo, ∂σ hi, lo) and count to item 0 of the group, pairing
-// item i with item i + ⌈width/2⌉ at each step: a fixed order for any work-group size.
-inline void reg_group_reduce(__local float4 *sums, __local ulong *counts, float4 mine, ulong count) {
+// Reduces every work-item's (loss hi, lo, ∂σ hi, lo) and (count, positives) to item 0 of the
+// group, pairing item i with item i + ⌈width/2⌉ at each step: a fixed order for any work-group size.
+inline void reg_group_reduce(__local float4 *sums, __local ulong2 *counts, float4 mine, ulong2 count) {
     const uint lid = get_local_id(0);
     sums[lid] = mine;
     counts[lid] = count;
@@ -214,6 +214,21 @@ inline void reg_store_extras(ulong i, float3 r, float scale, __global float *sig
 #endif
 }
 
+// (non-ignored, positive) for one pixel's label: positive means a class label 1…C.
+inline ulong2 reg_label_counts(uint label, uint classes) {
+    const ulong kept = label != REG_IGNORE_LABEL;
+    return (ulong2)(kept, kept & (label >= 1u) & (label <= classes));
+}
+
+// 1 when element i (class c of its sample) is the sample's first target > 0: each sample with a
+// positive target is counted once, by one element. Positives are rare: the look-back is cheap.
+inline ulong reg_first_positive(__global const float *targets, ulong i, uint c) {
+    for (uint k = 1; k <= c; ++k) {
+        if (targets[i - k] > 0.0f) return 0;
+    }
+    return 1;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Detection: [N, C] logits and float targets, sigmoid, one work-item per element.
 __kernel void focal_detection(__global const float *logits,
@@ -234,9 +249,9 @@ __kernel void focal_detection(__global const float *logits,
                               __global float *sigma_gradient,
                               __global float *element_loss,
                               __global float4 *partial_sums,
-                              __global ulong *partial_counts,
+                              __global ulong2 *partial_counts,
                               __local float4 *scratch_sums,
-                              __local ulong *scratch_counts,
+                              __local ulong2 *scratch_counts,
                               __global int *invalid) {
     const float scale = gradient_scale[0];
     const ulong step = get_global_size(0);
@@ -244,9 +259,11 @@ __kernel void focal_detection(__global const float *logits,
     uint c = (uint)(get_global_id(0) % classes);
     float2 loss = (float2)(0.0f), dsigma = (float2)(0.0f);
     bool finite = true;
+    ulong positives = 0;
     for (ulong i = get_global_id(0); i < elements; i += step) {
         float z = logits[i];
         float y = targets[i];
+        if (y > 0.0f) positives += reg_first_positive(targets, i, c);
         bool ok = isfinite(z) && y >= 0.0f && y <= 1.0f;
         float w = alpha[c] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, i, beta, delta, &ok);
         float sigma = reg_sigma(sigma_map, i, sigma_scalar, &ok);
@@ -270,10 +287,10 @@ __kernel void focal_detection(__global const float *logits,
         if (c >= classes) c -= classes;
     }
     if (!finite) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
-    reg_group_reduce(scratch_sums, scratch_counts, (float4)(loss, dsigma), 0);
+    reg_group_reduce(scratch_sums, scratch_counts, (float4)(loss, dsigma), (ulong2)(0, positives));
     if (get_local_id(0) == 0) {
         partial_sums[get_group_id(0)] = scratch_sums[0];
-        partial_counts[get_group_id(0)] = 0; // the host knows N
+        partial_counts[get_group_id(0)] = scratch_counts[0]; // .x stays 0: the host knows N
     }
 }
 
@@ -301,23 +318,23 @@ __kernel void focal_segmentation(__global const float *logits,
                                  __global float *sigma_gradient,
                                  __global float *element_loss,
                                  __global float4 *partial_sums,
-                                 __global ulong *partial_counts,
+                                 __global ulong2 *partial_counts,
                                  __local float4 *scratch_sums,
-                                 __local ulong *scratch_counts,
+                                 __local ulong2 *scratch_counts,
                                  __global int *invalid) {
     const float scale = gradient_scale[0];
     const ulong step = get_global_size(0);
     const ulong batch_step = step / plane, offset_step = step % plane;
     ulong b = get_global_id(0) / plane, offset = get_global_id(0) % plane;
     float2 loss = (float2)(0.0f), dsigma = (float2)(0.0f);
-    ulong count = 0;
+    ulong2 count = (ulong2)(0);
     bool finite = true;
     for (ulong i = get_global_id(0); i < pixels; i += step) {
         const ulong base = b * classes * plane + offset;
         const uint label = labels[i];
         const bool keep = label != REG_IGNORE_LABEL;
         bool ok = keep ? label <= classes : true;
-        count += keep;
+        count += reg_label_counts(label, classes);
 #if SOFTMAX
         // p = softmax(z) with m = max z at index top, m2 = max of the others:
         //   S' = Σ_{k≠top} e^(z_k − m2) ≥ 1,  E = e^(m2 − m),  S = 1 + E·S' = Σ e^(z_k − m)
@@ -444,17 +461,20 @@ __kernel void focal_segmentation(__global const float *logits,
 }
 
 // ---------------------------------------------------------------------------------------------
-// The mean's 1/count for segmentation, known before the main pass: counts the labels that are not
-// 255 (1 byte per pixel read) into per-group partials.
+// Normalisers known before the main pass (docs/math.md §5): the counts that the gradient's 1/M
+// needs, into per-group partials that finish_sums reduces.
+
+// Segmentation: (non-ignored pixels, pixels labelled 1…C), 1 byte per pixel read.
 __kernel void count_labels(__global const uchar *labels,
                            const ulong pixels,
+                           const uint classes,
                            __global float4 *partial_sums,
-                           __global ulong *partial_counts,
+                           __global ulong2 *partial_counts,
                            __local float4 *scratch_sums,
-                           __local ulong *scratch_counts) {
-    ulong count = 0;
+                           __local ulong2 *scratch_counts) {
+    ulong2 count = (ulong2)(0);
     for (ulong i = get_global_id(0); i < pixels; i += get_global_size(0)) {
-        count += labels[i] != REG_IGNORE_LABEL;
+        count += reg_label_counts(labels[i], classes);
     }
     reg_group_reduce(scratch_sums, scratch_counts, (float4)(0.0f), count);
     if (get_local_id(0) == 0) {
@@ -463,21 +483,43 @@ __kernel void count_labels(__global const uchar *labels,
     }
 }
 
+// Detection: (0, samples with at least one target > 0), one work-item per sample.
+__kernel void count_positive_rows(__global const float *targets,
+                                  const ulong samples,
+                                  const uint classes,
+                                  __global float4 *partial_sums,
+                                  __global ulong2 *partial_counts,
+                                  __local float4 *scratch_sums,
+                                  __local ulong2 *scratch_counts) {
+    ulong positives = 0;
+    for (ulong n = get_global_id(0); n < samples; n += get_global_size(0)) {
+        bool any = false;
+        for (uint k = 0; k < classes; ++k) any = any || targets[n * classes + k] > 0.0f;
+        positives += any;
+    }
+    reg_group_reduce(scratch_sums, scratch_counts, (float4)(0.0f), (ulong2)(0, positives));
+    if (get_local_id(0) == 0) {
+        partial_sums[get_group_id(0)] = (float4)(0.0f);
+        partial_counts[get_group_id(0)] = scratch_counts[0];
+    }
+}
+
 // One work-group: reduces `groups` partials in a fixed order (item j takes j, j + size, …, then
-// the tree). Writes the (loss hi, lo, ∂σ hi, lo) sums and the count, and, when `scale` is given a
-// non-negative `gradient_scale`, scale[0] = gradient_scale / count (0 when count = 0).
+// the tree). Writes the (loss hi, lo, ∂σ hi, lo) sums and the (count, positives) counts, and the
+// gradient's scale: `write_scale` 1 gives gradient_scale / count (0 when count = 0), 2 gives
+// gradient_scale / max(positives, 1); 0 leaves scale[0] as the host wrote it.
 __kernel void finish_sums(__global const float4 *partial_sums,
-                          __global const ulong *partial_counts,
+                          __global const ulong2 *partial_counts,
                           const uint groups,
                           __global float4 *result_sums,
-                          __global ulong *result_count,
+                          __global ulong2 *result_count,
                           const float gradient_scale,
                           const int write_scale,
                           __global float *scale,
                           __local float4 *scratch_sums,
-                          __local ulong *scratch_counts) {
+                          __local ulong2 *scratch_counts) {
     float4 mine = (float4)(0.0f);
-    ulong count = 0;
+    ulong2 count = (ulong2)(0);
     for (uint j = get_local_id(0); j < groups; j += get_local_size(0)) {
         const float4 s = partial_sums[j];
         mine = (float4)(reg_sum_merge(mine.xy, s.xy), reg_sum_merge(mine.zw, s.zw));
@@ -485,8 +527,10 @@ __kernel void finish_sums(__global const float4 *partial_sums,
     }
     reg_group_reduce(scratch_sums, scratch_counts, mine, count);
     if (get_local_id(0) == 0) {
+        const ulong2 total = scratch_counts[0];
         result_sums[0] = scratch_sums[0];
-        result_count[0] = scratch_counts[0];
-        if (write_scale) scale[0] = scratch_counts[0] > 0 ? gradient_scale / (float)scratch_counts[0] : 0.0f;
+        result_count[0] = total;
+        if (write_scale == 1) scale[0] = total.x > 0 ? gradient_scale / (float)total.x : 0.0f;
+        if (write_scale == 2) scale[0] = gradient_scale / (float)max(total.y, (ulong)1);
     }
 }

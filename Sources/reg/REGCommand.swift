@@ -19,6 +19,7 @@ struct REGCommand: ParsableCommand {
 
     static func main() {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        OutputFiles.installInterruptCleanup()
         var command: any ParsableCommand
         do {
             command = try parseAsRoot()

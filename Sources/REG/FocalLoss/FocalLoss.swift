@@ -36,13 +36,32 @@ public struct FocalLoss: Sendable, Equatable {
     }
 
     public enum Reduction: String, Sendable, CaseIterable {
-        /// Σ ℓ / N_task, N_task = samples (detection) or non-ignored pixels (segmentation); 0 when
-        /// N_task = 0 (every pixel ignored), with a zero gradient.
+        /// Σ ℓ / M, M the `normalizer`.
         case mean
         /// Σ ℓ.
         case sum
         /// ℓ per element in `elementLoss`; `loss` is then Σ ℓ and the gradient is that of Σ ℓ.
         case none
+    }
+
+    /// M of the mean Σ ℓ / M (docs/math.md §5).
+    public enum Normalizer: Sendable, Equatable, CustomStringConvertible {
+        /// Samples (detection) or non-ignored pixels (segmentation), the paper's 1/N; the loss is
+        /// 0 with a zero gradient when there are none (every pixel ignored).
+        case samples
+        /// RetinaNet's and mmdet's `avg_factor`: samples with at least one target > 0 (detection),
+        /// or non-ignored pixels labelled 1…C (segmentation), at least 1.
+        case positives
+        /// A given M > 0, e.g. the all-reduced count of a data-parallel trainer.
+        case given(Double)
+
+        public var description: String {
+            switch self {
+            case .samples: "samples"
+            case .positives: "positives"
+            case .given(let m): "\(m)"
+            }
+        }
     }
 
     /// Largest σ accepted: beyond it the truncated normal is flat to float precision (p̂ = ½).
@@ -60,10 +79,12 @@ public struct FocalLoss: Sendable, Equatable {
     /// The upstream gradient: multiplies ∂L/∂logits and ∂L/∂σ (finite).
     public var gradientScale: Float
     public var reduction: Reduction
+    /// M of the `.mean` reduction.
+    public var normalizer: Normalizer
 
     public init(activation: Activation = .sigmoid, alpha: [Float]? = nil, positiveFraction: Float? = nil,
                 gamma: Float = 2, spatial: SpatialWeight = .none, uncertainty: Uncertainty = .none,
-                gradientScale: Float = 1, reduction: Reduction = .mean) {
+                gradientScale: Float = 1, reduction: Reduction = .mean, normalizer: Normalizer = .samples) {
         self.activation = activation
         self.alpha = alpha
         self.positiveFraction = positiveFraction
@@ -72,6 +93,19 @@ public struct FocalLoss: Sendable, Equatable {
         self.uncertainty = uncertainty
         self.gradientScale = gradientScale
         self.reduction = reduction
+        self.normalizer = normalizer
+    }
+
+    /// The divisor of Σ ℓ for these counts: M under `.mean`, 1 under `.sum` and `.none`.
+    /// `inverse` is 1/M, or 0 when M = 0 (the samples normaliser with nothing counted).
+    func divisor(count: Int, positives: Int) -> (value: Double, inverse: Double) {
+        guard reduction == .mean else { return (1, 1) }
+        let m: Double = switch normalizer {
+        case .samples: Double(count)
+        case .positives: Double(max(positives, 1))
+        case .given(let m): m
+        }
+        return (m, m > 0 ? 1 / m : 0)
     }
 
     /// γ as a small integer when it is one (the kernels' product-only path), else nil.
@@ -88,8 +122,11 @@ public struct FocalLossResult<Scalar: BinaryFloatingPoint & Sendable>: Sendable,
     /// Σ ℓ over every element, before any division: with `count`, what a data-parallel trainer
     /// all-reduces to get the exact global mean.
     public var sum: Double
-    /// N_task: samples (detection) or non-ignored pixels (segmentation).
+    /// Samples (detection) or non-ignored pixels (segmentation).
     public var count: Int
+    /// Samples with at least one target > 0 (detection), or non-ignored pixels labelled 1…C
+    /// (segmentation): with `sum` and `count`, what a data-parallel trainer all-reduces.
+    public var positives: Int
     /// ℓ per element, laid out like the logits (0 at ignored pixels); only for reduction `.none`.
     public var elementLoss: [Scalar]?
     /// ∂L/∂logits of the reduced loss, times `gradientScale`; 0 at ignored pixels.
@@ -102,11 +139,12 @@ public struct FocalLossResult<Scalar: BinaryFloatingPoint & Sendable>: Sendable,
     /// or an overflow recomputed there).
     public var backend: Engine.Backend = .reference
 
-    public init(loss: Scalar, sum: Double, count: Int, elementLoss: [Scalar]?, gradient: [Scalar],
+    public init(loss: Scalar, sum: Double, count: Int, positives: Int, elementLoss: [Scalar]?, gradient: [Scalar],
                 sigmaGradient: [Scalar]?, scalarSigmaGradient: Scalar?) {
         self.loss = loss
         self.sum = sum
         self.count = count
+        self.positives = positives
         self.elementLoss = elementLoss
         self.gradient = gradient
         self.sigmaGradient = sigmaGradient
@@ -117,7 +155,7 @@ public struct FocalLossResult<Scalar: BinaryFloatingPoint & Sendable>: Sendable,
 extension FocalLossResult where Scalar == Double {
     /// The float32 result an engine returns, from the float64 one.
     var rounded: FocalLossResult<Float> {
-        FocalLossResult<Float>(loss: Float(loss), sum: sum, count: count, elementLoss: elementLoss?.map(Float.init),
+        FocalLossResult<Float>(loss: Float(loss), sum: sum, count: count, positives: positives, elementLoss: elementLoss?.map(Float.init),
                                gradient: gradient.map(Float.init), sigmaGradient: sigmaGradient?.map(Float.init),
                                scalarSigmaGradient: scalarSigmaGradient.map(Float.init))
     }

@@ -128,6 +128,9 @@ package struct FocalLossInput: Sendable {
             throw InvalidArgument("positiveFraction", "must be in [0, 1], got \(a)")
         }
         try InvalidArgument.requireFinite(s.gradientScale, "gradientScale")
+        if case .given(let m) = s.normalizer, !(m.isFinite && m > 0) {
+            throw InvalidArgument("normalizer", "a given M must be finite and > 0, got \(m)")
+        }
         switch s.spatial {
         case .none: break
         case .weights(let g): try Self.requireCount(g.count, elementCount, "weights", "one per logit")

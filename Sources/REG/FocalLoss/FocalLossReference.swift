@@ -84,10 +84,13 @@ public enum FocalLossReference {
         var loss = [Double](repeating: 0, count: n)
         var t = [Double](repeating: 0, count: n)
         var dSigma = [Double](repeating: 0, count: n)
-        var count = 0
+        var count = 0, positives = 0
         switch input.layout {
-        case .detection(let samples, _):
+        case .detection(let samples, let classes):
             count = samples
+            for row in 0..<samples where input.targets[row * classes..<(row + 1) * classes].contains(where: { $0 > 0 }) {
+                positives += 1
+            }
             for i in 0..<n {
                 let y = Double(input.targets[i])
                 let term = element(sigmoidParts(logits[i]), y: y, weight: weight(i, y), gamma: gamma, sigma: sigma(i))
@@ -104,6 +107,7 @@ public enum FocalLossReference {
                     let label = input.labels[b * plane + offset]
                     guard label != LabelMap.ignore else { continue }
                     count += 1
+                    if label >= 1 && Int(label) <= classes { positives += 1 }
                     let base = b * classes * plane + offset
                     for k in 0..<classes { z[k] = logits[base + k * plane] }
                     var top = 0
@@ -127,8 +131,8 @@ public enum FocalLossReference {
         }
 
         let sum = loss.reduce(0, +)
-        let mean = settings.reduction == .mean
-        let scale = Double(settings.gradientScale) * (mean ? (count > 0 ? 1 / Double(count) : 0) : 1)
+        let divisor = settings.divisor(count: count, positives: positives)
+        let scale = Double(settings.gradientScale) * divisor.inverse
         var sigmaGradient: [Double]? = nil
         var scalarSigmaGradient: Double? = nil
         switch settings.uncertainty {
@@ -136,7 +140,7 @@ public enum FocalLossReference {
         case .scalar: scalarSigmaGradient = dSigma.reduce(0, +) * scale
         case .perElement: sigmaGradient = dSigma.map { $0 * scale }
         }
-        return FocalLossResult(loss: mean ? (count > 0 ? sum / Double(count) : 0) : sum, sum: sum, count: count,
+        return FocalLossResult(loss: sum * divisor.inverse, sum: sum, count: count, positives: positives,
                                elementLoss: settings.reduction == .none ? loss : nil,
                                gradient: t.map { $0 * scale }, sigmaGradient: sigmaGradient,
                                scalarSigmaGradient: scalarSigmaGradient)

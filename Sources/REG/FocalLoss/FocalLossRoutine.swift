@@ -63,6 +63,7 @@ package final class FocalLossRoutine: DeviceRoutine {
     /// common.cl + refinement.cl (for reg_refinement) + focal_loss.cl.
     private let source: String
     private let countLabels: Kernel
+    private let countPositiveRows: Kernel
     private let finishSums: Kernel
     private let countGroupSize: Int
     private let finishGroupSize: Int
@@ -82,6 +83,7 @@ package final class FocalLossRoutine: DeviceRoutine {
         let base = Variant()
         let program = try context.program(source: source, options: Self.options(base, configuration))
         countLabels = try program.kernel("count_labels")
+        countPositiveRows = try program.kernel("count_positive_rows")
         finishSums = try program.kernel("finish_sums")
         countGroupSize = try configuration.workGroupSize(for: countLabels)
         finishGroupSize = try configuration.workGroupSize(for: finishSums)
@@ -120,9 +122,9 @@ package final class FocalLossRoutine: DeviceRoutine {
         let sigmaGradient: Buffer<Float>?
         let elementLoss: Buffer<Float>?
         let partialSums: Buffer<SIMD4<Float>>
-        let partialCounts: Buffer<UInt64>
+        let partialCounts: Buffer<SIMD2<UInt64>>
         let resultSums: Buffer<SIMD4<Float>>
-        let resultCount: Buffer<UInt64>
+        let resultCount: Buffer<SIMD2<UInt64>>
         let scale: Buffer<Float>
         let invalid: Buffer<Int32>
 
@@ -158,8 +160,18 @@ package final class FocalLossRoutine: DeviceRoutine {
             invalid = try Buffer(context: context, count: 2)
         }
 
-        /// Whether the gradient's 1/count must be counted on the device before the main pass.
-        var countsFirst: Bool { variant.segmentation && input.settings.reduction == .mean }
+        /// How the gradient's 1/M is known before the main pass: 0 written by the host (M known:
+        /// samples of detection, a given M, or no mean), 1 counted on the device as non-ignored
+        /// pixels (segmentation, samples), 2 as positives (`finish_sums`'s `write_scale`).
+        var scaleMode: Int32 {
+            let settings = input.settings
+            guard settings.reduction == .mean else { return 0 }
+            switch settings.normalizer {
+            case .samples: return variant.segmentation ? 1 : 0
+            case .positives: return 2
+            case .given: return 0
+            }
+        }
     }
 
     /// Groups of the main kernel and of the label count for `input`: the partial buffers' size.
@@ -192,21 +204,22 @@ package final class FocalLossRoutine: DeviceRoutine {
         var events: [Event] = []
         try problem.invalid.fill(0)
 
-        if problem.countsFirst {
-            var count = KernelArguments(countLabels)
-            try count.buffer(problem.labels!)
+        if problem.scaleMode != 0 {
+            // Detection counts positive rows (its samples are known); segmentation counts labels.
+            let counter = problem.labels == nil ? countPositiveRows : countLabels
+            var count = KernelArguments(counter)
+            if let labels = problem.labels { try count.buffer(labels) } else { try count.buffer(problem.targets!) }
             try count.value(UInt64(input.rowCount))
+            try count.value(UInt32(input.classes))
             try count.buffer(problem.partialSums)
             try count.buffer(problem.partialCounts)
             try count.local(countGroupSize * MemoryLayout<SIMD4<Float>>.stride)
-            try count.local(countGroupSize * MemoryLayout<UInt64>.stride)
-            events.append(try countLabels.launch(global: [countGroups * countGroupSize], local: [countGroupSize]))
-            events.append(try finish(problem, groups: countGroups, writeScale: true))
+            try count.local(countGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
+            events.append(try counter.launch(global: [countGroups * countGroupSize], local: [countGroupSize]))
+            events.append(try finish(problem, groups: countGroups, scaleMode: problem.scaleMode))
         } else {
-            let mean = settings.reduction == .mean
-            let rows = Double(input.rowCount)
-            let scale = mean ? (rows > 0 ? Double(settings.gradientScale) / rows : 0) : Double(settings.gradientScale)
-            try problem.scale.write([Float(scale)])
+            let divisor = settings.divisor(count: input.rowCount, positives: 0) // M known: no positives needed
+            try problem.scale.write([Float(Double(settings.gradientScale) * divisor.inverse)])
         }
 
         var arguments = KernelArguments(main.kernel)
@@ -240,14 +253,14 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.buffer(problem.partialSums)
         try arguments.buffer(problem.partialCounts)
         try arguments.local(main.workGroupSize * MemoryLayout<SIMD4<Float>>.stride)
-        try arguments.local(main.workGroupSize * MemoryLayout<UInt64>.stride)
+        try arguments.local(main.workGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
         try arguments.buffer(problem.invalid)
         events.append(try main.kernel.launch(global: [mainGroups * main.workGroupSize], local: [main.workGroupSize]))
-        events.append(try finish(problem, groups: mainGroups, writeScale: false))
+        events.append(try finish(problem, groups: mainGroups, scaleMode: 0))
         return events
     }
 
-    private func finish(_ problem: Prepared, groups: Int, writeScale: Bool) throws(OpenCLError) -> Event {
+    private func finish(_ problem: Prepared, groups: Int, scaleMode: Int32) throws(OpenCLError) -> Event {
         var arguments = KernelArguments(finishSums)
         try arguments.buffer(problem.partialSums)
         try arguments.buffer(problem.partialCounts)
@@ -255,10 +268,10 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.buffer(problem.resultSums)
         try arguments.buffer(problem.resultCount)
         try arguments.value(problem.input.settings.gradientScale)
-        try arguments.value(Int32(writeScale ? 1 : 0))
+        try arguments.value(scaleMode)
         try arguments.buffer(problem.scale)
         try arguments.local(finishGroupSize * MemoryLayout<SIMD4<Float>>.stride)
-        try arguments.local(finishGroupSize * MemoryLayout<UInt64>.stride)
+        try arguments.local(finishGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
         return try finishSums.launch(global: [finishGroupSize], local: [finishGroupSize])
     }
 
@@ -277,13 +290,15 @@ package final class FocalLossRoutine: DeviceRoutine {
         if flags[1] != 0 || !sum.isFinite || !dSigma.isFinite {
             throw DeviceOverflow("float32 overflow of the loss, its sum or a gradient from finite inputs")
         }
-        let count = problem.variant.segmentation ? Int(try problem.resultCount.read()[0]) : input.rowCount
-        let mean = settings.reduction == .mean
-        let scale = Double(settings.gradientScale) * (mean ? (count > 0 ? 1 / Double(count) : 0) : 1)
+        let counts = try problem.resultCount.read()[0]
+        let count = problem.variant.segmentation ? Int(counts.x) : input.rowCount
+        let positives = Int(counts.y)
+        let divisor = settings.divisor(count: count, positives: positives)
+        let scale = Double(settings.gradientScale) * divisor.inverse
         var scalarSigmaGradient: Float? = nil
         if case .scalar = settings.uncertainty { scalarSigmaGradient = Float(dSigma * scale) }
-        return FocalLossResult(loss: Float(mean ? (count > 0 ? sum / Double(count) : 0) : sum), sum: sum,
-                               count: count, elementLoss: try problem.elementLoss?.read(),
+        return FocalLossResult(loss: Float(sum * divisor.inverse), sum: sum,
+                               count: count, positives: positives, elementLoss: try problem.elementLoss?.read(),
                                gradient: try problem.gradient.read(), sigmaGradient: try problem.sigmaGradient?.read(),
                                scalarSigmaGradient: scalarSigmaGradient)
     }

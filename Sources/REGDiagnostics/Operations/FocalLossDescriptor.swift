@@ -3,9 +3,10 @@ import REG
 /// The focal loss, forward and backward.
 ///
 /// Check: random cases over every setting (layout, activation, γ, α, the torchvision split, spatial
-/// weight, σ, reduction), logits in ±30 with some ±1e4, soft targets and ignore labels. Two rows
+/// weight, σ, reduction and normaliser), logits in ±30 with some ±1e4, soft targets and ignore labels. Two rows
 /// judge the same cases, because docs/math.md gives the two quantities different tolerances:
-/// `focal-loss` judges the loss value and the raw sum (relative ≤ 1e-5) and the count (exact);
+/// `focal-loss` judges the loss value and the raw sum (relative ≤ 1e-5), the count and the
+/// positives (exact);
 /// `focal-loss-gradient` judges ∂L/∂z and ∂L/∂σ (|Δ| ≤ 1e-5 · max(1, max|reference|) per case).
 ///
 /// Benchmark: 2^20 … 2^25 logits (quick: 2^16, 2^18; the float64 reference: 2^20, 2^22, 2^24),
@@ -27,8 +28,8 @@ enum FocalLossDescriptor: OperationDescriptor {
             label, _, onDevice, expected, statistics in
             statistics.add(device: onDevice.loss, reference: expected.loss, "\(label): loss")
             statistics.add(device: Float(onDevice.sum), reference: expected.sum, "\(label): sum")
-            if onDevice.count != expected.count {
-                statistics.reject("\(label): count \(onDevice.count), reference \(expected.count)")
+            if onDevice.count != expected.count || onDevice.positives != expected.positives {
+                statistics.reject("\(label): count, positives \(onDevice.count), \(onDevice.positives); reference \(expected.count), \(expected.positives)")
             }
         },
         Judge<Self>(row: "focal-loss-gradient",
@@ -62,6 +63,9 @@ enum FocalLossDescriptor: OperationDescriptor {
         if random.chance(0.25) { settings.positiveFraction = Float.random(in: 0...1, using: &random) }
         if random.chance(0.3) { settings.reduction = random.chance(0.5) ? .sum : .none }
         if random.chance(0.2) { settings.gradientScale = Float.random(in: -3...3, using: &random) }
+        if settings.reduction == .mean && random.chance(0.4) {
+            settings.normalizer = random.chance(0.5) ? .positives : .given(Double.random(in: 0.5...500, using: &random))
+        }
 
         let samples = segmentation ? 0 : Int.random(in: 1...600, using: &random)
         let (batch, height, width) = segmentation
