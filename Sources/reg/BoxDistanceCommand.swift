@@ -48,9 +48,11 @@ struct BoxDistanceCommand: ParsableCommand {
         }
         let engine = try deviceOption.engine()
         let sources = ArgumentSources(files: ["points": points, "boxes": boxes], options: ["classes": "--classes"])
-        let distances = try sources.run { try engine.boxDistances(points: samples, boxes: truth, classes: classes) }
+        let (distances, backend) = try sources.run {
+            try engine.reporting { try $0.boxDistances(points: samples, boxes: truth, classes: classes) }
+        }
         try outputs.write(try NumPyArray(shape: [samples.count, classes], float32: distances), to: output)
-        print("box-distance: \(samples.count) points, \(truth.count) boxes, \(classes) classes → \(output) on \(engine.backend)")
+        print("box-distance: \(samples.count) points, \(truth.count) boxes, \(classes) classes → \(output) on \(backend)")
     }
 
     /// The array as rows of `columns` values (float64, so image indices stay exact).

@@ -55,15 +55,17 @@ struct EdtCommand: ParsableCommand {
 
         let engine = try deviceOption.engine()
         let sources = ArgumentSources(files: ["labels": labels], options: ["classes": "--classes", "spacing": "--spacing"])
-        let maps = try sources.run {
+        let (maps, backend) = try sources.run {
             try Self.inFileTerms(file: labels, shape: input.shape) {
-                try engine.distanceTransform(labels: values, batch: batch, height: height, width: width,
+                try engine.reporting {
+                    try $0.distanceTransform(labels: values, batch: batch, height: height, width: width,
                                              classes: classCount, spacing: pixelSpacing, squared: squared)
+                }
             }
         }
         let shape = input.rank == 2 ? [classCount, height, width] : [batch, classCount, height, width]
         try outputs.write(try NumPyArray(shape: shape, float32: maps), to: output)
-        print("edt: \(input.shape) labels, \(classCount) classes → \(output) \(shape) on \(engine.backend)")
+        print("edt: \(input.shape) labels, \(classCount) classes → \(output) \(shape) on \(backend)")
     }
 
     /// C when --classes is not given: the largest label that is a class (below 255).

@@ -75,8 +75,11 @@ struct LossCommand: ParsableCommand {
     @Option(help: "sigmoid (default) or softmax over the classes of each pixel (segmentation).")
     var activation: FocalLoss.Activation = .sigmoid
 
-    @Option(help: "mean (Σℓ / N_task), sum, or none (per-element loss, see --loss-out).")
+    @Option(help: "mean (Σℓ / M, M from --normalizer), sum, or none (per-element loss, see --loss-out).")
     var reduction: FocalLoss.Reduction = .mean
+
+    @Option(parsing: .unconditional, help: "M of the mean: samples (detection samples or non-ignored pixels), positives (those with a target > 0 or a class label, at least 1), or a number M > 0.")
+    var normalizer: FocalLoss.Normalizer = .samples
 
     @Option(name: .customLong("grad-out"), help: ArgumentHelp("Write ∂L/∂logits here (.npy, float32).", valueName: "file"))
     var gradientOutput: String?
@@ -142,13 +145,14 @@ struct LossCommand: ParsableCommand {
             files: ["logits": logits],
             options: ["gamma": "--gamma", "alpha": alpha == nil ? "--counts" : "--alpha", "counts": "--counts",
                       "positiveFraction": "--pos-fraction", "sigma": "--sigma",
-                      "activation": "--activation", "beta": "--beta", "delta": "--delta", "classes": "logits' class axis"])
+                      "activation": "--activation", "beta": "--beta", "delta": "--delta", "classes": "logits' class axis",
+                      "normalizer": "--normalizer"])
         let shape = logitArray.shape
         try ArrayFiles.requireRank(logitArray, targets != nil ? [2] : [4], "logits")
         let classes = shape[1]
 
         var settings = FocalLoss(activation: activation, positiveFraction: positiveFraction, gamma: gamma,
-                                 reduction: reduction)
+                                 reduction: reduction, normalizer: normalizer)
         if let alpha { settings.alpha = try parseList(alpha, option: "--alpha") }
         if let counts {
             settings.alpha = try sources.run { try ClassWeights.alpha(counts: try parseList(counts, option: "--counts"), weighting.scheme) }
@@ -197,23 +201,29 @@ struct LossCommand: ParsableCommand {
             files.append((lossOutput, try NumPyArray(shape: shape, float32: elementLoss)))
         }
         try outputs.write(files)
-        try report(result, engine: engine)
+        try report(result)
     }
 
-    private func report(_ result: FocalLossResult<Float>, engine: Engine) throws {
+    /// The result, and the backend that computed it (the reference after a fallback, or when a
+    /// float32 overflow was recomputed there).
+    private func report(_ result: FocalLossResult<Float>) throws {
+        let reductionName = reduction == .mean ? "mean over \(normalizer)" : reduction.rawValue
         if json {
-            let summary = Summary(loss: Double(result.loss), sum: result.sum, count: result.count,
-                                  reduction: reduction.rawValue, device: "\(engine.backend)",
+            let summary = Summary(loss: result.exactLoss, sum: result.sum, count: result.count,
+                                  positives: result.positives, reduction: reduction.rawValue,
+                                  normalizer: reduction == .mean ? "\(normalizer)" : nil, device: "\(result.backend)",
                                   sigmaGradient: result.scalarSigmaGradient.map(Double.init))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            // A loss past float32's range is "inf" rather than an encoding error.
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             print(String(decoding: try encoder.encode(summary), as: UTF8.self))
             return
         }
-        print("loss (\(reduction.rawValue)): \(result.loss)")
-        print("sum: \(result.sum)   count: \(result.count)")
+        print("loss (\(reductionName)): \(result.exactLoss)")
+        print("sum: \(result.sum)   count: \(result.count)   positives: \(result.positives)")
         if let scalar = result.scalarSigmaGradient { print("∂L/∂σ: \(scalar)") }
-        print("device: \(engine.backend)")
+        print("device: \(result.backend)")
     }
 
     /// A float array that must have the logits' shape.
@@ -229,7 +239,10 @@ struct LossCommand: ParsableCommand {
         let loss: Double
         let sum: Double
         let count: Int
+        let positives: Int
         let reduction: String
+        /// M of the mean: "samples", "positives" or the number.
+        let normalizer: String?
         let device: String
         /// ∂L/∂σ for a scalar --sigma.
         let sigmaGradient: Double?

@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import REG
 
 // Parsing and checking of option values. Every error is a `ValidationError` (exit 64) that names
 // the option and echoes the value as the user wrote it, so `--gamma -1` says
@@ -49,4 +50,17 @@ func requireNonNegative(_ value: Float, _ option: String) throws {
 /// Throws unless `value` ≥ `minimum`.
 func requireAtLeast(_ value: Int, _ minimum: Int, _ option: String) throws {
     guard value >= minimum else { throw ValidationError("\(option): must be ≥ \(minimum), got \(value)") }
+}
+
+/// `samples`, `positives`, or a number M > 0 (checked by the operation, which names the option).
+extension FocalLoss.Normalizer: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument.lowercased() {
+        case "samples": self = .samples
+        case "positives": self = .positives
+        default:
+            guard let m = Double(argument) else { return nil }
+            self = .given(m)
+        }
+    }
 }

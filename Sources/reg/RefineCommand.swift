@@ -39,9 +39,9 @@ struct RefineCommand: ParsableCommand {
         let input = try ArrayFiles.read(distances)
         let engine = try deviceOption.engine()
         let values = try input.floats()
-        let weights: [Float]
+        let (weights, backend): ([Float], Engine.Backend)
         do {
-            weights = try engine.refine(distances: values, Refinement(beta: beta, delta: delta))
+            (weights, backend) = try engine.reporting { try $0.refine(distances: values, Refinement(beta: beta, delta: delta)) }
         } catch let error as InvalidArgument where error.argument == "distances" {
             // Name the file and the element by its position in the array, not in the flat list.
             let place = error.index.map { "\(input.index(ofFlat: $0[0]))" } ?? ""
@@ -50,6 +50,6 @@ struct RefineCommand: ParsableCommand {
             throw ValidationError("--\(error.argument): \(error.reason)")
         }
         try outputs.write(try NumPyArray(shape: input.shape, float32: weights), to: output)
-        print("refine: \(input.count) distances \(input.shape) → \(output) on \(engine.backend)")
+        print("refine: \(input.count) distances \(input.shape) → \(output) on \(backend)")
     }
 }

@@ -137,4 +137,28 @@ struct EngineHardeningTests {
         #expect(outcome.standardError.contains("fewer classes"), "\(outcome.standardError)")
         #expect(!FileManager.default.fileExists(atPath: output.path))
     }
+
+    @Test("reg loss --json on 1e37 logits: a finite loss from the reference, named as such, no NaN",
+          arguments: ["samples", "positives"])
+    func lossOverflowThroughTheCommandLine(normalizer: String) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("reg-overflow-\(getpid())-\(normalizer)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let logits = folder.appendingPathComponent("logits.npy"), targets = folder.appendingPathComponent("targets.npy")
+        try NumPyArray(shape: [100, 7], float32: .init(repeating: 1e37, count: 700)).write(to: logits)
+        try NumPyArray(shape: [100, 7], float32: .init(repeating: 0, count: 700)).write(to: targets)
+        let grad = folder.appendingPathComponent("grad.npy")
+        let outcome = try CommandLineTool.run(["loss", "--logits", logits.path, "--targets", targets.path, "--json",
+                                               "--normalizer", normalizer, "--grad-out", grad.path, "--device", "0"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(outcome.standardOutput.utf8)) as? [String: Any])
+        let loss = try #require(json["loss"] as? Double)
+        // Σ ℓ = 700 · 1e37 (softplus(z) = z); M = 100 samples, or max(0 positives, 1) = 1.
+        let expected = 7e39 / (normalizer == "samples" ? 100 : 1)
+        #expect(abs(loss - expected) <= 1e-6 * expected, "\(loss)")
+        #expect(json["positives"] as? Int == 0 && json["count"] as? Int == 100)
+        #expect((json["device"] as? String)?.hasPrefix("CPU reference") == true, "\(json)")
+        #expect(outcome.standardError.contains("recomputed on the CPU reference"))
+        #expect(try NumPyArray(contentsOf: grad).floats().allSatisfy { $0.isFinite })
+    }
 }

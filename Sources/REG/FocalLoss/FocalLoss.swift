@@ -127,6 +127,9 @@ public struct FocalLossResult<Scalar: BinaryFloatingPoint & Sendable>: Sendable,
     /// Samples with at least one target > 0 (detection), or non-ignored pixels labelled 1…C
     /// (segmentation): with `sum` and `count`, what a data-parallel trainer all-reduces.
     public var positives: Int
+    /// M, the divisor of the sum: the normaliser's value under `.mean`, 1 under `.sum` and `.none`
+    /// (0 for the samples normaliser with nothing counted; the loss is then 0).
+    public var divisor: Double = 1
     /// ℓ per element, laid out like the logits (0 at ignored pixels); only for reduction `.none`.
     public var elementLoss: [Scalar]?
     /// ∂L/∂logits of the reduced loss, times `gradientScale`; 0 at ignored pixels.
@@ -135,16 +138,21 @@ public struct FocalLossResult<Scalar: BinaryFloatingPoint & Sendable>: Sendable,
     public var sigmaGradient: [Scalar]?
     /// ∂L/∂σ, times `gradientScale`; only for `.scalar` uncertainty.
     public var scalarSigmaGradient: Scalar?
+    /// The loss in float64, Σ ℓ / M (0 when M = 0): exact where `loss` would round, and finite
+    /// where a float32 `loss` overflows.
+    public var exactLoss: Double { divisor > 0 ? sum / divisor : 0 }
+
     /// What computed this result: the engine's device, or the float64 reference (after a fallback,
     /// or an overflow recomputed there).
     public var backend: Engine.Backend = .reference
 
-    public init(loss: Scalar, sum: Double, count: Int, positives: Int, elementLoss: [Scalar]?, gradient: [Scalar],
-                sigmaGradient: [Scalar]?, scalarSigmaGradient: Scalar?) {
+    public init(loss: Scalar, sum: Double, count: Int, positives: Int, divisor: Double, elementLoss: [Scalar]?,
+                gradient: [Scalar], sigmaGradient: [Scalar]?, scalarSigmaGradient: Scalar?) {
         self.loss = loss
         self.sum = sum
         self.count = count
         self.positives = positives
+        self.divisor = divisor
         self.elementLoss = elementLoss
         self.gradient = gradient
         self.sigmaGradient = sigmaGradient
@@ -155,7 +163,8 @@ public struct FocalLossResult<Scalar: BinaryFloatingPoint & Sendable>: Sendable,
 extension FocalLossResult where Scalar == Double {
     /// The float32 result an engine returns, from the float64 one.
     var rounded: FocalLossResult<Float> {
-        FocalLossResult<Float>(loss: Float(loss), sum: sum, count: count, positives: positives, elementLoss: elementLoss?.map(Float.init),
+        FocalLossResult<Float>(loss: Float(loss), sum: sum, count: count, positives: positives, divisor: divisor,
+                               elementLoss: elementLoss?.map(Float.init),
                                gradient: gradient.map(Float.init), sigmaGradient: sigmaGradient?.map(Float.init),
                                scalarSigmaGradient: scalarSigmaGradient.map(Float.init))
     }

@@ -140,7 +140,7 @@ public enum FocalLossReference {
         case .scalar: scalarSigmaGradient = dSigma.reduce(0, +) * scale
         case .perElement: sigmaGradient = dSigma.map { $0 * scale }
         }
-        return FocalLossResult(loss: sum * divisor.inverse, sum: sum, count: count, positives: positives,
+        return FocalLossResult(loss: sum * divisor.inverse, sum: sum, count: count, positives: positives, divisor: divisor.value,
                                elementLoss: settings.reduction == .none ? loss : nil,
                                gradient: t.map { $0 * scale }, sigmaGradient: sigmaGradient,
                                scalarSigmaGradient: scalarSigmaGradient)

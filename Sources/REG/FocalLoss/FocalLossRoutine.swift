@@ -298,7 +298,7 @@ package final class FocalLossRoutine: DeviceRoutine {
         var scalarSigmaGradient: Float? = nil
         if case .scalar = settings.uncertainty { scalarSigmaGradient = Float(dSigma * scale) }
         return FocalLossResult(loss: Float(sum * divisor.inverse), sum: sum,
-                               count: count, positives: positives, elementLoss: try problem.elementLoss?.read(),
+                               count: count, positives: positives, divisor: divisor.value, elementLoss: try problem.elementLoss?.read(),
                                gradient: try problem.gradient.read(), sigmaGradient: try problem.sigmaGradient?.read(),
                                scalarSigmaGradient: scalarSigmaGradient)
     }
