@@ -161,4 +161,23 @@ struct EngineHardeningTests {
         #expect(outcome.standardError.contains("recomputed on the CPU reference"))
         #expect(try NumPyArray(contentsOf: grad).floats().allSatisfy { $0.isFinite })
     }
+
+    @Test("A kernel flag the host cannot confirm is a DeviceFault (fails closed), not a silent pass")
+    func flagsFailClosed() throws {
+        let engine = try Engines.device()
+        guard case .openCL(let context) = engine.backend else { return }
+        let refinement = try RefinementRoutine(context: context, configuration: engine.configuration)
+        let prepared = try refinement.prepare(try RefinementProblem(distances: [1, 2, 3], Refinement(beta: 1, delta: 0)))
+        _ = try refinement.enqueue(prepared)
+        try prepared.nanFound.write([1]) // as if the kernel had seen a NaN that is not there
+        #expect(throws: DeviceFault.self) { _ = try refinement.results(prepared) }
+
+        let focal = try FocalLossRoutine(context: context, configuration: engine.configuration)
+        let input = try FocalLossInput(detection: [1, -2], targets: [1, 0], samples: 1, classes: 2, FocalLoss())
+        let problem = try focal.prepare(input)
+        _ = try focal.enqueue(problem)
+        try problem.invalid.write([1, 0])
+        #expect(throws: DeviceFault.self) { _ = try focal.results(problem) }
+
+    }
 }
