@@ -178,6 +178,5 @@ struct EngineHardeningTests {
         _ = try focal.enqueue(problem)
         try problem.invalid.write([1, 0])
         #expect(throws: DeviceFault.self) { _ = try focal.results(problem) }
-
     }
 }
