@@ -44,6 +44,29 @@ public final class Buffer<Element: BitwiseCopyable>: @unchecked Sendable {
         try check(status, "clEnqueueWriteBuffer")
     }
 
+    /// Copies the caller's `elements` into the buffer from element `offset`, straight from their
+    /// memory (no host copy). Non-blocking when `blocking` is false: the memory must then stay
+    /// valid until the queue has passed this command (a later blocking read or `finish`).
+    public func write(from elements: UnsafeBufferPointer<Element>, offset: Int = 0, blocking: Bool = true) throws(OpenCLError) {
+        precondition(offset >= 0 && offset + elements.count <= count, "write beyond the buffer")
+        guard let base = elements.baseAddress, !elements.isEmpty else { return }
+        let stride = MemoryLayout<Element>.stride
+        try check(regclEnqueueWriteBuffer(context.queue, handle, cl_bool(blocking ? CL_TRUE : CL_FALSE), offset * stride,
+                                          elements.count * stride, base, nil),
+                  "clEnqueueWriteBuffer(\(elements.count * stride) bytes)")
+    }
+
+    /// Copies `destination.count` elements from element `offset` into the caller's memory
+    /// (blocking, no host copy).
+    public func read(into destination: UnsafeMutableBufferPointer<Element>, offset: Int = 0) throws(OpenCLError) {
+        precondition(offset >= 0 && offset + destination.count <= count, "read beyond the buffer")
+        guard let base = destination.baseAddress, !destination.isEmpty else { return }
+        let stride = MemoryLayout<Element>.stride
+        try check(regclEnqueueReadBuffer(context.queue, handle, cl_bool(CL_TRUE), offset * stride,
+                                         destination.count * stride, base, nil),
+                  "clEnqueueReadBuffer(\(destination.count * stride) bytes)")
+    }
+
     /// Copies the buffer to the host (blocking). Reads `count` elements from `offset`.
     public func read(offset: Int = 0, count: Int? = nil) throws(OpenCLError) -> [Element] {
         let n = count ?? (self.count - offset)

@@ -40,16 +40,26 @@ package final class BoxDistanceRoutine: DeviceRoutine {
 
     package func enqueue(_ prepared: Prepared) throws -> [Event] {
         let problem = prepared.problem
-        guard problem.outputCount > 0 else { return [] }
+        return try enqueue(points: problem.points.count, classes: problem.classes, pointXY: prepared.points,
+                           pointGroups: prepared.groups, boxCorners: prepared.boxes, offsets: prepared.offsets,
+                           distances: prepared.distances)
+    }
+
+    /// The launch on buffers the caller owns (the step's workspace; they may be larger than
+    /// needed): `points` × `classes` distances, from grouped points and boxes.
+    func enqueue(points: Int, classes: Int, pointXY: Buffer<Float>, pointGroups: Buffer<Int32>, boxCorners: Buffer<Float>,
+                 offsets: Buffer<Int32>, distances: Buffer<Float>) throws -> [Event] {
+        let total = points * classes
+        guard total > 0 else { return [] }
         var arguments = KernelArguments(kernel)
-        try arguments.buffer(prepared.points)
-        try arguments.buffer(prepared.groups)
-        try arguments.buffer(prepared.boxes)
-        try arguments.buffer(prepared.offsets)
-        try arguments.value(UInt64(problem.points.count))
-        try arguments.value(Int32(problem.classes))
-        try arguments.buffer(prepared.distances)
-        return [try kernel.launch(global: [LaunchShape.gridStride(count: problem.outputCount, workGroupSize: workGroupSize)],
+        try arguments.buffer(pointXY)
+        try arguments.buffer(pointGroups)
+        try arguments.buffer(boxCorners)
+        try arguments.buffer(offsets)
+        try arguments.value(UInt64(points))
+        try arguments.value(Int32(classes))
+        try arguments.buffer(distances)
+        return [try kernel.launch(global: [LaunchShape.gridStride(count: total, workGroupSize: workGroupSize)],
                                   local: [workGroupSize])]
     }
 

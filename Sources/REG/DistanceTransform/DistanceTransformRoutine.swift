@@ -76,10 +76,16 @@ package final class DistanceTransformRoutine: DeviceRoutine {
     /// The column pass, then the row pass over the same buffer (a flagged label is reported by
     /// `results`; the row pass then ran over garbage that is never read back).
     package func enqueue(_ prepared: Prepared) throws -> [Event] {
-        try prepared.badLabel.fill(0)
-        return [try launchColumns(labels: prepared.labels, output: prepared.maps, badLabel: prepared.badLabel,
-                                  prepared.input.problem),
-                try launchRows(output: prepared.maps, prepared.input.problem)]
+        try enqueue(prepared.input.problem, labels: prepared.labels, maps: prepared.maps, badLabel: prepared.badLabel)
+    }
+
+    /// Both passes on buffers the caller owns (the step's workspace; they may be larger than the
+    /// problem): labels in, maps out, `badLabel` set when a label is outside 0…C and 255.
+    func enqueue(_ problem: DistanceTransformProblem, labels: Buffer<UInt8>, maps: Buffer<Float>,
+                 badLabel: Buffer<Int32>) throws -> [Event] {
+        try badLabel.fill(0)
+        return [try launchColumns(labels: labels, output: maps, badLabel: badLabel, problem),
+                try launchRows(output: maps, problem)]
     }
 
     package func results(_ prepared: Prepared) throws -> [Float] {

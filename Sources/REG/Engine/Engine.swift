@@ -169,6 +169,11 @@ public final class Engine: @unchecked Sendable {
         return instance
     }
 
+    /// The routine `R` this engine built, if any (for tests of what routines keep).
+    func cachedRoutine<R: DeviceRoutine>(_: R.Type) -> R? {
+        lock.withLock { routines[ObjectIdentifier(R.self)] as? R }
+    }
+
     private func fail(_ error: any Error, _ what: String) throws {
         guard fallback == .toReference else { throw error }
         logger.warning("REG uses the CPU reference: \(what): \(error)")

@@ -4,6 +4,29 @@
 /// Construction checks shapes and settings (cheap). `validateElements()` scans every element and
 /// throws at the first bad one; the reference always runs it, the OpenCL routine runs it only when
 /// its kernel flagged a bad element, so both report the same element.
+/// The layout and settings of one focal-loss evaluation, without its data. The per-element
+/// arrays of `settings` (spatial weights, σ) are not read: their buffers come with the launch.
+struct FocalLossShape {
+    let layout: FocalLossInput.Layout
+    let settings: FocalLoss
+
+    var classes: Int {
+        switch layout {
+        case .detection(_, let classes), .segmentation(_, let classes, _, _): classes
+        }
+    }
+
+    /// Samples (detection) or pixels (segmentation).
+    var rowCount: Int {
+        switch layout {
+        case .detection(let samples, _): samples
+        case .segmentation(let batch, _, let height, let width): batch * height * width
+        }
+    }
+
+    var elementCount: Int { rowCount * classes }
+}
+
 package struct FocalLossInput: Sendable {
     package enum Layout: Equatable {
         /// `[samples, classes]`, class fastest.
@@ -73,6 +96,11 @@ package struct FocalLossInput: Sendable {
 
     /// Samples (detection) or pixels (segmentation).
     var rowCount: Int { elementCount / classes }
+
+    /// The layout and settings without the data: what the device routine launches.
+    var shape: FocalLossShape {
+        FocalLossShape(layout: layout, settings: settings)
+    }
 
     /// What one evaluation allocates: per-element inputs and outputs on the device, the outputs on
     /// the host (float32 from the device; float64 then float32 from the reference).

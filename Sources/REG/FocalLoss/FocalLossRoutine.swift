@@ -27,11 +27,11 @@ package final class FocalLossRoutine: DeviceRoutine {
 
         init() {}
 
-        init(_ input: FocalLossInput) {
-            let settings = input.settings
-            if case .segmentation = input.layout { segmentation = true }
+        init(_ shape: FocalLossShape) {
+            let settings = shape.settings
+            if case .segmentation = shape.layout { segmentation = true }
             softmax = settings.activation == .softmax
-            classes = softmax ? input.classes : 2
+            classes = softmax ? shape.classes : 2
             switch settings.spatial {
             case .none: spatial = .none
             case .weights: spatial = .weights
@@ -110,8 +110,10 @@ package final class FocalLossRoutine: DeviceRoutine {
 
     /// The inputs on the device and the buffers one evaluation writes.
     package final class Prepared {
-        let input: FocalLossInput
+        let shape: FocalLossShape
         let variant: Variant
+        /// Names the first bad element when a kernel flagged one (a host scan of the inputs).
+        let rescan: () throws -> Void
         let logits: Buffer<Float>
         let targets: Buffer<Float>?
         let labels: Buffer<UInt8>?
@@ -128,43 +130,60 @@ package final class FocalLossRoutine: DeviceRoutine {
         let scale: Buffer<Float>
         let invalid: Buffer<Int32>
 
-        init(_ input: FocalLossInput, context: DeviceContext, partials: Int) throws(OpenCLError) {
-            self.input = input
-            variant = Variant(input)
+        /// Buffers the caller filled or will fill (the step's workspace, possibly larger than
+        /// needed: the kernels take their counts from `shape`). `alpha` is written here.
+        init(_ shape: FocalLossShape, rescan: @escaping () throws -> Void, logits: Buffer<Float>,
+             targets: Buffer<Float>?, labels: Buffer<UInt8>?, spatial: Buffer<Float>?, sigma: Buffer<Float>?,
+             gradient: Buffer<Float>, sigmaGradient: Buffer<Float>?, elementLoss: Buffer<Float>?,
+             scratch: FocalLossScratch) throws(OpenCLError) {
+            self.shape = shape
+            variant = Variant(shape)
+            self.rescan = rescan
+            self.logits = logits
+            self.targets = targets
+            self.labels = labels
+            self.spatial = spatial
+            self.sigma = sigma
+            self.gradient = gradient
+            self.sigmaGradient = sigmaGradient
+            self.elementLoss = elementLoss
+            alpha = scratch.alpha
+            partialSums = scratch.partialSums
+            partialCounts = scratch.partialCounts
+            resultSums = scratch.resultSums
+            resultCount = scratch.resultCount
+            scale = scratch.scale
+            invalid = scratch.invalid
+            try alpha.write(shape.settings.alpha ?? [Float](repeating: 1, count: shape.classes))
+        }
+
+        /// Uploads `input` into buffers of its own.
+        convenience init(_ input: FocalLossInput, context: DeviceContext, partials: Int) throws(OpenCLError) {
             let settings = input.settings
             let n = input.elementCount
-            logits = try Buffer(context: context, copying: input.logits)
-            targets = variant.segmentation ? nil : try Buffer(context: context, copying: input.targets)
-            labels = variant.segmentation ? try Buffer(context: context, copying: input.labels) : nil
+            let segmentation = Variant(input.shape).segmentation
+            var spatial: Buffer<Float>? = nil
             switch settings.spatial {
-            case .none: spatial = nil
+            case .none: break
             case .weights(let values), .distances(let values, _): spatial = try Buffer(context: context, copying: values)
             }
-            if case .perElement(let values) = settings.uncertainty {
-                sigma = try Buffer(context: context, copying: values)
-                sigmaGradient = try Buffer(context: context, count: n)
-            } else {
-                sigma = nil
-                sigmaGradient = nil
-            }
-            alpha = try Buffer(context: context,
-                               copying: settings.alpha ?? [Float](repeating: 1, count: input.classes))
-            gradient = try Buffer(context: context, count: n)
-            elementLoss = variant.elementLoss ? try Buffer(context: context, count: n) : nil
-            partialSums = try Buffer(context: context, count: partials)
-            partialCounts = try Buffer(context: context, count: partials)
-            resultSums = try Buffer(context: context, count: 1)
-            resultCount = try Buffer(context: context, count: 1)
-            scale = try Buffer(context: context, count: 1)
-            // [0]: a bad input element; [1]: a non-finite output from finite inputs.
-            invalid = try Buffer(context: context, count: 2)
+            var sigma: Buffer<Float>? = nil
+            if case .perElement(let values) = settings.uncertainty { sigma = try Buffer(context: context, copying: values) }
+            try self.init(input.shape, rescan: input.validateElements,
+                          logits: try Buffer(context: context, copying: input.logits),
+                          targets: segmentation ? nil : try Buffer(context: context, copying: input.targets),
+                          labels: segmentation ? try Buffer(context: context, copying: input.labels) : nil,
+                          spatial: spatial, sigma: sigma, gradient: try Buffer(context: context, count: n),
+                          sigmaGradient: sigma == nil ? nil : try Buffer(context: context, count: n),
+                          elementLoss: settings.reduction == .none ? try Buffer(context: context, count: n) : nil,
+                          scratch: try FocalLossScratch(context: context, classes: input.classes, partials: partials))
         }
 
         /// How the gradient's 1/M is known before the main pass: 0 written by the host (M known:
         /// samples of detection, a given M, or no mean), 1 counted on the device as non-ignored
         /// pixels (segmentation, samples), 2 as positives (`finish_sums`'s `write_scale`).
         var scaleMode: Int32 {
-            let settings = input.settings
+            let settings = shape.settings
             guard settings.reduction == .mean else { return 0 }
             switch settings.normalizer {
             case .samples: return variant.segmentation ? 1 : 0
@@ -181,23 +200,27 @@ package final class FocalLossRoutine: DeviceRoutine {
     /// work-group, reads a few thousand partials at most; the grid-stride loops cover the rest. CPU
     /// devices keep one element per work-item: PoCL runs a work-item's whole loop before the next
     /// one's, so a long grid-stride loop there touches a new cache line at every step.
-    private func groups(_ input: FocalLossInput, _ main: MainKernel) -> (main: Int, count: Int) {
-        let work = input.rowCount * (Variant(input).segmentation ? 1 : input.classes)
+    private func groups(_ shape: FocalLossShape, _ main: MainKernel) -> (main: Int, count: Int) {
+        let work = shape.rowCount * (Variant(shape).segmentation ? 1 : shape.classes)
         let limit = context.device.kind == .cpu ? Int.max : max(64, 32 * context.device.computeUnits)
         return (min(LaunchShape.gridStride(count: work, workGroupSize: main.workGroupSize) / main.workGroupSize, limit),
-                min(LaunchShape.gridStride(count: input.rowCount, workGroupSize: countGroupSize) / countGroupSize, limit))
+                min(LaunchShape.gridStride(count: shape.rowCount, workGroupSize: countGroupSize) / countGroupSize, limit))
     }
 
     /// Uploads `input` and allocates the outputs.
     package func prepare(_ input: FocalLossInput) throws -> Prepared {
-        let main = try mainKernel(Variant(input))
-        let (mainGroups, countGroups) = groups(input, main)
-        return try Prepared(input, context: context, partials: max(mainGroups, countGroups))
+        try Prepared(input, context: context, partials: try partials(for: input.shape))
+    }
+
+    /// How many per-group partials an evaluation of `shape` writes: the size of its scratch.
+    func partials(for shape: FocalLossShape) throws(OpenCLError) -> Int {
+        let (mainGroups, countGroups) = groups(shape, try mainKernel(Variant(shape)))
+        return max(mainGroups, countGroups)
     }
 
     /// Queues every kernel of one evaluation; returns their events (kernel time = their sum).
     package func enqueue(_ problem: Prepared) throws -> [Event] {
-        let input = problem.input
+        let input = problem.shape
         let settings = input.settings
         let main = try mainKernel(problem.variant)
         let (mainGroups, countGroups) = groups(input, main)
@@ -267,7 +290,7 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.value(UInt32(groups))
         try arguments.buffer(problem.resultSums)
         try arguments.buffer(problem.resultCount)
-        try arguments.value(problem.input.settings.gradientScale)
+        try arguments.value(problem.shape.settings.gradientScale)
         try arguments.value(scaleMode)
         try arguments.buffer(problem.scale)
         try arguments.local(finishGroupSize * MemoryLayout<SIMD4<Float>>.stride)
@@ -277,11 +300,24 @@ package final class FocalLossRoutine: DeviceRoutine {
 
     /// Reads one evaluation's results; a flagged bad element throws `InvalidArgument` naming it.
     package func results(_ problem: Prepared) throws -> FocalLossResult<Float> {
-        let input = problem.input
-        let settings = input.settings
+        let summary = try self.summary(problem)
+        let n = problem.shape.elementCount
+        return FocalLossResult(loss: Float(summary.loss), sum: summary.sum, count: summary.count,
+                               positives: summary.positives, divisor: summary.divisor,
+                               elementLoss: try problem.elementLoss?.read(count: n),
+                               gradient: try problem.gradient.read(count: n),
+                               sigmaGradient: try problem.sigmaGradient?.read(count: n),
+                               scalarSigmaGradient: summary.scalarSigmaGradient.map(Float.init))
+    }
+
+    /// The sums and counts of one evaluation, checked: a flagged input element throws its
+    /// `InvalidArgument` (or `DeviceFault` when the host finds none), a float32 overflow
+    /// `DeviceOverflow`. The per-element outputs stay on the device for the caller to read.
+    func summary(_ problem: Prepared) throws -> FocalLossSummary {
+        let settings = problem.shape.settings
         let flags = try problem.invalid.read()
         if flags[0] != 0 {
-            try input.validateElements()
+            try problem.rescan()
             throw DeviceFault("the focal kernel flagged an input element that the host finds valid")
         }
         let sums = try problem.resultSums.read()[0]
@@ -291,15 +327,51 @@ package final class FocalLossRoutine: DeviceRoutine {
             throw DeviceOverflow("float32 overflow of the loss, its sum or a gradient from finite inputs")
         }
         let counts = try problem.resultCount.read()[0]
-        let count = problem.variant.segmentation ? Int(counts.x) : input.rowCount
+        let count = problem.variant.segmentation ? Int(counts.x) : problem.shape.rowCount
         let positives = Int(counts.y)
         let divisor = settings.divisor(count: count, positives: positives)
-        let scale = Double(settings.gradientScale) * divisor.inverse
-        var scalarSigmaGradient: Float? = nil
-        if case .scalar = settings.uncertainty { scalarSigmaGradient = Float(dSigma * scale) }
-        return FocalLossResult(loss: Float(sum * divisor.inverse), sum: sum,
-                               count: count, positives: positives, divisor: divisor.value, elementLoss: try problem.elementLoss?.read(),
-                               gradient: try problem.gradient.read(), sigmaGradient: try problem.sigmaGradient?.read(),
-                               scalarSigmaGradient: scalarSigmaGradient)
+        var scalarSigmaGradient: Double? = nil
+        if case .scalar = settings.uncertainty {
+            scalarSigmaGradient = dSigma * Double(settings.gradientScale) * divisor.inverse
+        }
+        return FocalLossSummary(sum: sum, count: count, positives: positives, divisor: divisor.value,
+                                loss: sum * divisor.inverse, scalarSigmaGradient: scalarSigmaGradient)
     }
+}
+
+/// The scalars of one focal-loss evaluation.
+struct FocalLossSummary {
+    let sum: Double
+    let count: Int
+    let positives: Int
+    let divisor: Double
+    let loss: Double
+    /// Σ ∂ℓ/∂σ times the gradient's scale, for a scalar σ.
+    let scalarSigmaGradient: Double?
+}
+
+/// The small buffers of one evaluation besides its inputs and outputs: α, the per-group partials,
+/// the results, the gradient's scale and the flags. Reusable from one evaluation to the next.
+final class FocalLossScratch {
+    let alpha: Buffer<Float>
+    let partialSums: Buffer<SIMD4<Float>>
+    let partialCounts: Buffer<SIMD2<UInt64>>
+    let resultSums: Buffer<SIMD4<Float>>
+    let resultCount: Buffer<SIMD2<UInt64>>
+    let scale: Buffer<Float>
+    /// [0]: a bad input element; [1]: a non-finite output from finite inputs.
+    let invalid: Buffer<Int32>
+
+    init(context: DeviceContext, classes: Int, partials: Int) throws(OpenCLError) {
+        alpha = try Buffer(context: context, count: classes)
+        partialSums = try Buffer(context: context, count: partials)
+        partialCounts = try Buffer(context: context, count: partials)
+        resultSums = try Buffer(context: context, count: 1)
+        resultCount = try Buffer(context: context, count: 1)
+        scale = try Buffer(context: context, count: 1)
+        invalid = try Buffer(context: context, count: 2)
+    }
+
+    /// Whether this scratch serves an evaluation of `classes` classes and `partials` partials.
+    func fits(classes: Int, partials: Int) -> Bool { alpha.count >= classes && partialSums.count >= partials }
 }
