@@ -180,6 +180,29 @@ struct StepTests {
         #expect(engine.device != nil, "a build failure moves the step alone to the reference")
     }
 
+    @Test("Split across two device instances (PoCL twice) equals one engine: counts exact, sums and gradients within the contract",
+          arguments: [FocalLoss.Normalizer.samples, .positives])
+    func engineGroup(normalizer: FocalLoss.Normalizer) throws {
+        let arrays = Fixtures.batch(samples: 501, segmentationBatch: 5, sigmaMaps: true, seed: 12)
+        let settings = StepSettings(detection: TaskSettings(normalizer: normalizer),
+                                    segmentation: TaskSettings(activation: .softmax, normalizer: normalizer))
+        let single = try Engines.device().step(arrays, settings)
+        let group = try EngineGroup(devices: [.index(0), .index(0)], fallback: .throwError)
+        let split = try group.step(arrays, settings)
+        #expect(split.result.backend != .reference)
+        #expect(split.result.detection?.count == single.result.detection?.count
+                && split.result.detection?.positives == single.result.detection?.positives
+                && split.result.segmentation?.count == single.result.segmentation?.count
+                && split.result.segmentation?.positives == single.result.segmentation?.positives)
+        try Self.expectMatches(split, arrays, settings, "two instances, \(normalizer)")
+        let again = try group.step(arrays, settings)
+        #expect(again.result == split.result && again.segmentationGradient == split.segmentationGradient)
+        // A group with the reference in it reports the reference.
+        let mixed = try EngineGroup([try Engines.device(), try Engines.reference(), try Engines.device()]).step(arrays, settings)
+        #expect(mixed.result.backend == .reference)
+        try Self.expectMatches(mixed, arrays, settings, "device + reference + device, \(normalizer)")
+    }
+
     static func context(_ engine: Engine) -> DeviceContext? {
         if case .openCL(let context) = engine.backend { return context }
         return nil

@@ -199,3 +199,28 @@ extension TaskSettings {
                   uncertainty: uncertainty, gradientScale: gradientScale, reduction: reduction, normalizer: normalizer)
     }
 }
+
+extension StepProblem.Detection {
+    /// M of this task counted on the host: for a task split into chunks or across devices.
+    func hostDivisor() -> (value: Double, inverse: Double) {
+        var positives = 0
+        if settings.normalizer == .positives {
+            for n in 0..<batch.samples where (0..<batch.classes).contains(where: { batch.targets[n * batch.classes + $0] > 0 }) {
+                positives += 1
+            }
+        }
+        return FocalLoss(normalizer: settings.normalizer).divisor(count: batch.samples, positives: positives)
+    }
+}
+
+extension StepProblem.Segmentation {
+    /// M of this task counted on the host: for a task split into chunks or across devices.
+    func hostDivisor() -> (value: Double, inverse: Double) {
+        var count = 0, positives = 0
+        for label in batch.labels where label != LabelMap.ignore {
+            count += 1
+            if label >= 1 && Int(label) <= batch.classes { positives += 1 }
+        }
+        return FocalLoss(normalizer: settings.normalizer).divisor(count: count, positives: positives)
+    }
+}

@@ -107,7 +107,7 @@ package final class StepRoutine: DeviceRoutine {
             let size = try Self.chunkSize(units: d.batch.samples, bytesPerUnit: detectionUnit, largestPerUnit: largest,
                                           share: share, device: device, unit: "sample")
             chunks += Self.ranges(d.batch.samples, size).map { Chunk(task: .detection, range: $0) }
-            if size < d.batch.samples { detectionDivisor = Self.hostDivisor(d) }
+            if size < d.batch.samples { detectionDivisor = d.hostDivisor() }
         }
         if let s = problem.segmentation, s.batch.batch * s.batch.height * s.batch.width > 0 {
             let share = Int(Double(budget) * Double(segmentationNeed) / Double(totalNeed))
@@ -115,7 +115,7 @@ package final class StepRoutine: DeviceRoutine {
             let size = try Self.chunkSize(units: s.batch.batch, bytesPerUnit: segmentationUnit, largestPerUnit: largest,
                                           share: share, device: device, unit: "image")
             chunks += Self.ranges(s.batch.batch, size).map { Chunk(task: .segmentation, range: $0) }
-            if size < s.batch.batch { segmentationDivisor = Self.hostDivisor(s) }
+            if size < s.batch.batch { segmentationDivisor = s.hostDivisor() }
         }
         return Prepared(call: call, chunks: chunks, detectionDivisor: detectionDivisor,
                         segmentationDivisor: segmentationDivisor, grouped: problem.detection?.boxes?.grouped())
@@ -152,26 +152,6 @@ package final class StepRoutine: DeviceRoutine {
 
     private static func ranges(_ count: Int, _ size: Int) -> [Range<Int>] {
         stride(from: 0, to: count, by: size).map { $0..<min($0 + size, count) }
-    }
-
-    /// M counted on the host, for a detection task split into chunks.
-    private static func hostDivisor(_ d: StepProblem.Detection) -> (value: Double, inverse: Double) {
-        let b = d.batch
-        var positives = 0
-        if d.settings.normalizer == .positives {
-            for n in 0..<b.samples where (0..<b.classes).contains(where: { b.targets[n * b.classes + $0] > 0 }) { positives += 1 }
-        }
-        return FocalLoss(normalizer: d.settings.normalizer).divisor(count: b.samples, positives: positives)
-    }
-
-    /// M counted on the host, for a segmentation task split into chunks.
-    private static func hostDivisor(_ s: StepProblem.Segmentation) -> (value: Double, inverse: Double) {
-        var count = 0, positives = 0
-        for label in s.batch.labels where label != LabelMap.ignore {
-            count += 1
-            if label >= 1 && Int(label) <= s.batch.classes { positives += 1 }
-        }
-        return FocalLoss(normalizer: s.settings.normalizer).divisor(count: count, positives: positives)
     }
 
     // MARK: Run
