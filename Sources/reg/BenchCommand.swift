@@ -64,7 +64,7 @@ struct BenchCommand: ParsableCommand {
                 print("copy bandwidth: not measured (no OpenCL device)")
             }
         }
-        let table = TextTable([("operation", 16, .left), ("backend", 13, .left), ("size", 22, .left),
+        let table = TextTable([("operation", 18, .left), ("backend", 13, .left), ("size", 22, .left),
                                ("median ms", 10, .right), ("wall ms", 10, .right), ("Melem/s", 10, .right),
                                ("GB/s", 8, .right), ("% copy", 6, .right)])
         if text { print(table.header) }
@@ -82,7 +82,10 @@ struct BenchCommand: ParsableCommand {
                 for record in records {
                     let row = BenchmarkReport.Row(record, onDevice: onDevice, copyBandwidth: bandwidth)
                     rows.append(row)
-                    if text { print(table.line(Self.cells(row))) }
+                    if text {
+                        print(table.line(Self.cells(row)))
+                        if let stages = row.stageSummary { print("    \(stages)") }
+                    }
                 }
             }
         }
@@ -120,6 +123,9 @@ struct BenchCommand: ParsableCommand {
         for row in report.rows {
             lines.append("| " + cells(row).joined(separator: " | ") + " |")
         }
+        let staged = report.rows.filter { $0.stageSummary != nil }
+        if !staged.isEmpty { lines.append("") }
+        for row in staged { lines.append("- \(row.operation) \(row.size): \(row.stageSummary!)") }
         return lines.joined(separator: "\n")
     }
 }

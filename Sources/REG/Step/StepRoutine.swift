@@ -4,6 +4,16 @@ import REGRuntime
 package struct StepCall {
     let problem: StepProblem
     let gradients: StepGradients
+
+    init(problem: StepProblem, gradients: StepGradients) {
+        self.problem = problem
+        self.gradients = gradients
+    }
+
+    /// Checks `batch` and `settings` as `Engine.step` does.
+    package init(_ batch: StepBatch, _ settings: StepSettings, into gradients: StepGradients) throws(InvalidArgument) {
+        self.init(problem: try StepProblem(batch, settings), gradients: gradients)
+    }
 }
 
 /// The step on an OpenCL device, end to end: labels, points and boxes go up once per chunk; the
@@ -16,7 +26,7 @@ package struct StepCall {
 /// given budget and equal the unsplit run within the accuracy contract. A chunked task's M is
 /// counted on the host first and each chunk runs as a sum scaled by 1/M.
 package final class StepRoutine: DeviceRoutine {
-    enum Stage: Hashable { case distances, focal }
+    package enum Stage: String, Hashable, CaseIterable { case distances, focal }
 
     /// One chunk of one task: a contiguous range of samples (detection) or images (segmentation).
     struct Chunk {
@@ -59,7 +69,7 @@ package final class StepRoutine: DeviceRoutine {
         var detection = Totals()
         var segmentation = Totals()
         /// Device time per stage of the last evaluation (from profiling events).
-        var stageNanoseconds: [Stage: UInt64] = [:]
+        package var stageNanoseconds: [Stage: UInt64] = [:]
 
         init(call: StepCall, chunks: [Chunk], detectionDivisor: (value: Double, inverse: Double)?,
              segmentationDivisor: (value: Double, inverse: Double)?, grouped: BoxDistanceProblem.Grouped?) {

@@ -18,9 +18,11 @@ public struct BenchmarkRecord: Codable, Sendable {
     /// Median wall seconds per run including host↔device transfers (equals medianSeconds on the CPU).
     public let medianWallSeconds: Double
     public let repeats: Int
+    /// Device seconds per stage of one evaluation (the last timed), for operations with stages.
+    public let stageSeconds: [String: Double]?
 
     public init(operation: String, backend: String, size: String, elements: Int, bytes: Int,
-                medianSeconds: Double, medianWallSeconds: Double, repeats: Int) {
+                medianSeconds: Double, medianWallSeconds: Double, repeats: Int, stageSeconds: [String: Double]? = nil) {
         self.operation = operation
         self.backend = backend
         self.size = size
@@ -29,6 +31,7 @@ public struct BenchmarkRecord: Codable, Sendable {
         self.medianSeconds = medianSeconds
         self.medianWallSeconds = medianWallSeconds
         self.repeats = repeats
+        self.stageSeconds = stageSeconds
     }
 
     public var elementsPerSecond: Double { Double(elements) / medianSeconds }

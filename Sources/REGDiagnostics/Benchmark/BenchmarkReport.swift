@@ -19,6 +19,8 @@ public struct BenchmarkReport: Codable, Sendable {
         /// GB/s as a percentage of the device's measured copy bandwidth; nil on the CPU reference
         /// or when no bandwidth was measured.
         public let percentOfCopyBandwidth: Double?
+        /// Device seconds per stage, for operations with stages (the step).
+        public let stageSeconds: [String: Double]?
 
         public init(_ record: BenchmarkRecord, onDevice: Bool, copyBandwidth: Double?) {
             operation = record.operation
@@ -33,6 +35,7 @@ public struct BenchmarkReport: Codable, Sendable {
             elementsPerSecond = record.elementsPerSecond
             gigabytesPerSecond = record.gigabytesPerSecond
             percentOfCopyBandwidth = onDevice ? copyBandwidth.map { 100 * record.gigabytesPerSecond * 1e9 / $0 } : nil
+            stageSeconds = record.stageSeconds
         }
     }
 
@@ -54,5 +57,21 @@ public struct BenchmarkReport: Codable, Sendable {
         self.quick = quick
         self.optimized = optimized
         self.rows = rows
+    }
+}
+
+extension BenchmarkReport.Row {
+    /// Where a staged operation's wall time goes: each stage's device time, the rest (transfers
+    /// and host work), and the wall time over the focal kernels' time (the step's goal is ≤ 2).
+    public var stageSummary: String? {
+        guard let stages = stageSeconds, medianWallSeconds > 0 else { return nil }
+        let wall = medianWallSeconds
+        var parts = stages.keys.sorted().map { name in
+            String(format: "%@ %.1f ms (%.0f%%)", name, stages[name]! * 1e3, 100 * stages[name]! / wall)
+        }
+        let rest = max(0, wall - stages.values.reduce(0, +))
+        parts.append(String(format: "transfers and host %.1f ms (%.0f%%)", rest * 1e3, 100 * rest / wall))
+        if let focal = stages["focal"], focal > 0 { parts.append(String(format: "wall / focal kernels = %.2f", wall / focal)) }
+        return parts.joined(separator: ", ")
     }
 }

@@ -20,5 +20,6 @@ public enum BenchmarkSuite {
         Entry(FocalLossDescriptor.self),
         Entry(DistanceTransformDescriptor.self),
         Entry(BoxDistanceDescriptor.self),
+        Entry(StepDescriptor.self),
     ]
 }

@@ -25,6 +25,7 @@ public enum CheckSuite {
         Entry(FocalLossDescriptor.self),
         Entry(DistanceTransformDescriptor.self),
         Entry(BoxDistanceDescriptor.self),
+        Entry(StepDescriptor.self),
     ]
 }
 

@@ -7,6 +7,8 @@ import REGRuntime
 /// each workload moves. The loops over cases and sizes are written once, below.
 protocol OperationDescriptor {
     associatedtype Routine: DeviceRoutine
+    /// A case or workload; usually the routine's problem, or something that owns its memory.
+    associatedtype Problem = Routine.Problem
     associatedtype ReferenceOutput
 
     /// The name `reg check --only` and `reg bench --only` take.
@@ -14,13 +16,26 @@ protocol OperationDescriptor {
     /// `reg check`'s rows for this operation: each judges every case under its own tolerance.
     static var judges: [Judge<Self>] { get }
     /// Random case `number`, drawn from `random`.
-    static func randomCase(_ number: Int, _ random: inout SplitMix64) throws -> CheckCase<Routine.Problem>
+    static func randomCase(_ number: Int, _ random: inout SplitMix64) throws -> CheckCase<Problem>
     /// `reg bench`'s workloads (smaller with `quick`; fewer on the slow float64 reference).
-    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<Routine.Problem>]
+    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<Problem>]
     /// The public engine call a user makes: what is checked, and what the wall time measures.
-    static func run(_ problem: Routine.Problem, on engine: Engine) throws -> Routine.Output
+    static func run(_ problem: Problem, on engine: Engine) throws -> Routine.Output
     /// The float64 reference.
-    static func reference(_ problem: Routine.Problem) throws -> ReferenceOutput
+    static func reference(_ problem: Problem) throws -> ReferenceOutput
+    /// What the routine takes for `problem` (for the kernel time).
+    static func routineProblem(_ problem: Problem) -> Routine.Problem
+    /// Device seconds per stage of the evaluation `reg bench` last timed, where the operation
+    /// has stages (e.g. the step's distances and focal kernels).
+    static func stageSeconds(_ prepared: Routine.Prepared) -> [String: Double]?
+}
+
+extension OperationDescriptor where Problem == Routine.Problem {
+    static func routineProblem(_ problem: Problem) -> Routine.Problem { problem }
+}
+
+extension OperationDescriptor {
+    static func stageSeconds(_ prepared: Routine.Prepared) -> [String: Double]? { nil }
 }
 
 /// One random case of `reg check`.
@@ -51,7 +66,7 @@ struct BenchmarkCase<Problem> {
 struct Judge<Descriptor: OperationDescriptor>: Sendable {
     let row: String
     let tolerance: ElementTolerance
-    let compare: @Sendable (_ label: String, _ problem: Descriptor.Routine.Problem, _ device: Descriptor.Routine.Output,
+    let compare: @Sendable (_ label: String, _ problem: Descriptor.Problem, _ device: Descriptor.Routine.Output,
                   _ reference: Descriptor.ReferenceOutput, _ statistics: inout ErrorStatistics) -> Void
 }
 
@@ -98,16 +113,18 @@ extension OperationDescriptor {
                 try Stopwatch.seconds { _ = try run(workload.problem, on: engine) }
             }
             var kernel = wall
+            var stages: [String: Double]? = nil
             if case .openCL(let context) = engine.backend {
                 let routine = try Routine(context: context, configuration: engine.configuration)
-                let prepared = try routine.prepare(workload.problem)
+                let prepared = try routine.prepare(routineProblem(workload.problem))
                 kernel = try Stopwatch.median(warmup: workload.warmup, repeats: workload.repeats) {
                     try routine.kernelSeconds(prepared)
                 }
+                stages = stageSeconds(prepared)
             }
             return BenchmarkRecord(operation: workload.operation, backend: "\(engine.backend)", size: workload.size,
                                    elements: workload.elements, bytes: workload.bytes, medianSeconds: kernel,
-                                   medianWallSeconds: wall, repeats: workload.repeats)
+                                   medianWallSeconds: wall, repeats: workload.repeats, stageSeconds: stages)
         }
     }
 
