@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // Command-line tool.
@@ -30,14 +31,16 @@ let package = Package(
         // `reg check` and `reg bench`: one descriptor per operation (random cases, benchmark sizes,
         // device and reference runs, judges, bytes), the error statistics and benchmark reports.
         .target(name: "REGDiagnostics", dependencies: ["REG", "REGRuntime"]),
-        // .npy reading and writing.
-        .target(name: "REGNumPy"),
+        // .npy reading and writing, and .npz archives of them (ZIPFoundation).
+        .target(name: "REGNumPy", dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         // Swift owners over OpenCL: platforms, devices, contexts, queues, programs, buffers.
         .target(name: "REGRuntime", dependencies: ["COpenCL"]),
         // Kernel sources from Kernels/*.cl, embedded at build time with C23 #embed.
         .target(name: "REGKernels"),
         // OpenCL entry points loaded at run time with dlopen, plus error-code names.
         .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
+        // A training loop over the step API (docs/usage.md); UsageExampleTests runs it.
+        .executableTarget(name: "reg-training-loop-example", dependencies: ["REG"], path: "Examples/TrainingLoop"),
         .testTarget(name: "REGTests", dependencies: ["REG", "REGDiagnostics", "REGNumPy", "REGRuntime"]),
     ]
 )
