@@ -234,7 +234,7 @@ public struct NumPyArchive: Equatable, Sendable {
         let target = try OutputTarget(path: path)
         var archive = self
         archive.source = path
-        try ByteOutput.write(try archive.npzData(), to: target)
+        try ArchiveOutput.write(try archive.npzData(), to: target)
     }
 }
 
@@ -280,7 +280,7 @@ private final class ScratchFile {
 /// `.<name>.reg-tmp-<pid>` beside a regular or new target, written, flushed and renamed over it
 /// (keeping its mode and owner); a device or FIFO written in place. A failure or a signal leaves
 /// the target as it was.
-enum ByteOutput {
+private enum ArchiveOutput {
     static func write(_ data: Data, to target: OutputTarget) throws(NumPyError) {
         func fail(_ code: Int32) -> NumPyError { NumPyError(.io, file: target.path, "cannot write: \(systemReason(code))") }
         guard target.isAtomic else {
