@@ -14,7 +14,7 @@ struct REGCommand: ParsableCommand {
         abstract: "Refined Generalized Focal Loss on OpenCL devices, with a float64 CPU reference.",
         version: REGVersion.current,
         subcommands: [DevicesCommand.self, LossCommand.self, EdtCommand.self, BoxDistanceCommand.self, RefineCommand.self,
-                      StepCommand.self, CheckCommand.self, BenchCommand.self, DemoCommand.self]
+                      StepCommand.self, MetricsCommand.self, CheckCommand.self, BenchCommand.self, DemoCommand.self]
     )
 
     static func main() {
