@@ -21,10 +21,10 @@ struct MetricsCommand: ParsableCommand {
     /// The options both subcommands take.
     struct Options: ParsableArguments {
         // `.unconditional`: a threshold may be negative (scores are any finite reals).
-        @Option(parsing: .unconditional, help: "Precision, recall and F1 count predictions with a score ≥ this (default 0.5).")
+        @Option(parsing: .unconditional, help: ArgumentHelp("Precision, recall and F1 count predictions with a score ≥ this.", valueName: "score"))
         var scoreThreshold: Double = 0.5
 
-        @Option(parsing: .unconditional, help: "At most this many predictions per image and class, the highest scores (COCO's maxDets).")
+        @Option(parsing: .unconditional, help: ArgumentHelp("At most this many predictions per image and class, the highest scores (COCO's maxDets).", valueName: "count"))
         var maxDetections: Int = 100
 
         @Flag(help: "Print JSON: map50, map50_95, precision, recall, f1, per_class.")
