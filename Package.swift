@@ -18,7 +18,7 @@ let package = Package(
         .executableTarget(
             name: "reg",
             dependencies: [
-                "REG", "REGDiagnostics", "REGNumPy",
+                "REG", "REGDiagnostics", "REGNumPy", "CPNG",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "REGKernels"),
         // OpenCL entry points loaded at run time with dlopen, plus error-code names.
         .target(name: "COpenCL", linkerSettings: [.linkedLibrary("dl")]),
+        // PNG encoding through libpng, opened at run time with dlopen (reg demo's pictures).
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
         // A training loop over the step API (docs/usage.md); UsageExampleTests runs it.
         .executableTarget(name: "reg-training-loop-example", dependencies: ["REG"], path: "Examples/TrainingLoop"),
         .testTarget(name: "REGTests", dependencies: ["REG", "REGDiagnostics", "REGNumPy", "REGRuntime"]),

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what REG needs on a fresh Debian machine (run as root): the OpenCL headers and ICD
-# loader to build against, and PoCL as an OpenCL device to test on. Swift itself is expected on
+# loader to build against, PoCL as an OpenCL device to test on, and libpng's headers (reg demo's
+# pictures; libpng itself is opened at run time). Swift itself is expected on
 # PATH (or at /opt/swift/usr/bin). Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo)
+packages=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libpng-dev)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -10,7 +10,7 @@ import Darwin
 /// device or FIFO: the file itself, written in place.
 final class OutputFile {
     let target: OutputTarget
-    private let sink: FileSink
+    let sink: FileSink
     private var temporary: String?
     private var slot: Int?
     private var isOpen = true

@@ -1,117 +1,137 @@
 import ArgumentParser
 import Foundation
 import REG
+import REGDiagnostics
 
-/// The README's main job: the paper's segmentation pipeline on a sample batch — per-class distance
-/// maps, then the refined focal loss with class weights and uncertainty — on the chosen device and
-/// on the CPU reference, with both results, both times and their largest difference.
+/// The README's main job: train a small detector and segmenter on synthetic road scenes with the
+/// REG step (class weights from the paper's counts, distance maps and refinement every step,
+/// uncertainty, λ), then evaluate them on held-out scenes. See docs/demo.md.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run EDT → refined focal loss on a sample road-asset batch on the device and on the CPU reference.")
-
-    /// The paper's segmentation classes (§2.2); channel k holds class k + 1.
-    static let classNames = ["pavilion", "pedestrian bridge", "information sign", "warning sign", "concrete guardrail"]
+        abstract: "Train a small detector and segmenter on synthetic road scenes with the REG step, then evaluate them.",
+        discussion: """
+            Scenes hold the paper's 7 detection and 5 segmentation classes at the frequencies of its \
+            annotation counts. Every step runs the whole REG step (distances, refinement, focal loss, \
+            both tasks) on the chosen device; every fifth step's batch is timed on the CPU reference too. \
+            Prints the loss per epoch, the time per step on both, and the metrics before and after \
+            training. --out DIR writes loss.svg and PNG pictures of a scene.
+            """)
 
     @OptionGroup var deviceOption: DeviceOption
 
-    // `.unconditional`: `--size -1` is parsed and refused by validate(), not "Missing value".
-    @Option(parsing: .unconditional, help: "Images in the batch (≥ 1).")
-    var batch = 2
+    @Option(parsing: .unconditional, help: "Training steps (≥ 1).")
+    var steps = 150
 
-    @Option(parsing: .unconditional, help: "Height and width of each image in pixels (≥ 1).")
-    var size = 256
+    @Option(help: "Seed of the scenes (training and held-out).")
+    var seed: UInt64 = 1
+
+    @Option(parsing: .unconditional, help: "Scenes per batch (≥ 1).")
+    var batch = 8
+
+    @Option(parsing: .unconditional, help: "Side of a scene in pixels (a multiple of 16, 16…1024).")
+    var size = 96
+
+    @Option(name: .customLong("learning-rate"), parsing: .unconditional, help: "Adam's learning rate (> 0).")
+    var learningRate: Float = 0.05
+
+    @Option(name: .customLong("eval-scenes"), parsing: .unconditional, help: "Held-out scenes to evaluate on (≥ 1).")
+    var evaluationScenes = 128
+
+    @Flag(name: .customLong("no-refinement"), help: "Plain focal loss (g ≡ 1), for comparison.")
+    var noRefinement = false
+
+    @Option(parsing: .unconditional, help: "Refinement sharpness β (either sign; docs/math.md §2).")
+    var beta: Float = 0.5
+
+    @Option(parsing: .unconditional, help: "Refinement threshold δ in pixels.")
+    var delta: Float = 8
+
+    @Option(help: ArgumentHelp("Write loss.svg and PNG pictures (scene, labels, a distance map, its refinement weights, the prediction) here.", valueName: "dir"))
+    var out: String?
 
     func validate() throws {
+        try requireAtLeast(steps, 1, "--steps")
         try requireAtLeast(batch, 1, "--batch")
-        try requireAtLeast(size, 1, "--size")
+        try requireAtLeast(evaluationScenes, 1, "--eval-scenes")
+        guard (16...1024).contains(size) && size % RoadScenes.cell == 0 else {
+            throw ValidationError("--size: must be a multiple of \(RoadScenes.cell) in 16…1024, got \(size)")
+        }
+        guard beta.isFinite && delta.isFinite else { throw ValidationError("--beta, --delta: must be finite") }
+        guard learningRate.isFinite && learningRate > 0 else {
+            throw ValidationError("--learning-rate: must be finite and > 0, got \(learningRate)")
+        }
     }
 
     func run() throws {
-        let classes = Self.classNames.count
+        if let out { try DemoPictures.prepare(folder: out) }
         let engine = try deviceOption.engine()
         let reference = try Engine(device: .reference)
-        let labels = Self.sampleLabels(batch: batch, size: size, classes: classes)
-        let logits = Self.sampleLogits(labels, batch: batch, classes: classes, size: size)
-        let counts = (1...classes).map { k in max(1, labels.lazy.filter { Int($0) == k }.count) }
-        let alpha = try ClassWeights.alpha(counts: counts, .balanced)
+        var options = DemoTraining.Options()
+        options.steps = steps
+        options.batch = batch
+        options.side = size
+        options.seed = seed
+        options.learningRate = learningRate
+        options.refinement = noRefinement ? nil : Refinement(beta: beta, delta: delta)
+        var training = DemoTraining(options)
+        let settings = training.settings
 
         print("device: \(engine.backend)")
-        print("batch: \(batch) × \(size)×\(size) pixels, \(classes) classes, \(labels.lazy.filter { $0 == 255 }.count) ignored pixels")
-        for (k, name) in Self.classNames.enumerated() {
-            print("  class \(k + 1) \(name): \(counts[k]) pixels, α = \(alpha[k]) (balanced)")
-        }
+        print("scenes: \(batch) per step, \(size)×\(size) px, \(steps) steps, seed \(seed); loss: REG "
+              + (noRefinement ? "without refinement (plain focal loss)" : "with refinement β = \(beta), δ = \(delta) px")
+              + ", γ = 2, σ = 0.05, λ = 1")
+        print("detection α (N_total / N_c from the paper's counts): "
+              + zip(RoadScenes.detectionClasses, settings.detection.alpha!).map { "\($0) \(fixed(Double($1), 2))" }.joined(separator: ", "))
+        print("segmentation α: "
+              + zip(RoadScenes.segmentationClasses, settings.segmentation.alpha!).map { "\($0) \(fixed(Double($1), 2))" }.joined(separator: ", "))
 
-        func distances(_ on: Engine) throws -> [Float] {
-            try on.distanceTransform(labels: labels, batch: batch, height: size, width: size, classes: classes)
-        }
-        _ = try engine.distanceTransform(labels: Array(labels.prefix(size * size)), batch: 1, height: size, width: size,
-                                         classes: classes) // warm-up: program build, first launch
-        let (d, edtSeconds) = try timed { try distances(engine) }
-        let (dRef, edtRefSeconds) = try timed { try distances(reference) }
-        let edtDifference = zip(d, dRef).map { $0 == $1 ? 0 : abs($0 - $1) }.max() ?? 0
-        print(String(format: "EDT: device %.2f ms, CPU reference %.2f ms, max |difference| %.3g px",
-                     edtSeconds * 1e3, edtRefSeconds * 1e3, edtDifference))
+        var heldOutRandom = SplitMix64(seed: seed ^ 0x5EED_0F4E_1D00)
+        let heldOut = (0..<evaluationScenes).map { _ in training.scenes.scene(&heldOutRandom) }
+        let before = try DemoEvaluation(scenes: heldOut, training: training)
 
-        let settings = FocalLoss(alpha: alpha, gamma: 2, spatial: .distances(d, Refinement(beta: 0.5, delta: 8)),
-                                 uncertainty: .scalar(0.05))
-        func loss(_ on: Engine) throws -> FocalLossResult<Float> {
-            try on.focalLoss(segmentation: logits, labels: labels, batch: batch, classes: classes, height: size,
-                             width: size, settings)
-        }
-        _ = try loss(engine) // warm-up
-        let (result, lossSeconds) = try timed { try loss(engine) }
-        let (expected, lossRefSeconds) = try timed { try loss(reference) }
-        let gradientDifference = zip(result.gradient, expected.gradient).map { abs($0 - $1) }.max() ?? 0
-        print("refined focal loss (γ = 2, β = 0.5, δ = 8 px, σ = 0.05, mean over \(result.count) pixels):")
-        print("  device \(result.loss) (∂L/∂σ \(result.scalarSigmaGradient ?? 0)), CPU reference \(expected.loss) (∂L/∂σ \(expected.scalarSigmaGradient ?? 0))")
-        print(String(format: "  device %.2f ms, CPU reference %.2f ms, max |∂L/∂z difference| %.3g",
-                     lossSeconds * 1e3, lossRefSeconds * 1e3, gradientDifference))
-    }
-
-    /// Disks of each class and a band of ignored pixels along the top, per image; deterministic.
-    static func sampleLabels(batch: Int, size: Int, classes: Int) -> [UInt8] {
-        var labels = [UInt8](repeating: 0, count: batch * size * size)
-        var state: UInt64 = 0x5EED
-        func next(_ bound: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Int((state >> 33) % UInt64(max(bound, 1)))
-        }
-        for b in 0..<batch {
-            for disk in 0..<(3 * classes) {
-                let label = UInt8(disk % classes + 1)
-                let radius = 1 + next(max(size / 10, 1))
-                let cy = next(size), cx = next(size)
-                for y in max(0, cy - radius)...min(size - 1, cy + radius) {
-                    for x in max(0, cx - radius)...min(size - 1, cx + radius)
-                    where (y - cy) * (y - cy) + (x - cx) * (x - cx) <= radius * radius {
-                        labels[(b * size + y) * size + x] = label
-                    }
-                }
-            }
-            for x in 0..<size { labels[b * size * size + x] = 255 } // e.g. the ego vehicle's bonnet
-        }
-        return labels
-    }
-
-    /// A model's logits: +2 on the labelled class, −2 elsewhere, plus a smooth spatial wobble.
-    static func sampleLogits(_ labels: [UInt8], batch: Int, classes: Int, size: Int) -> [Float] {
-        var logits = [Float](repeating: 0, count: batch * classes * size * size)
-        for b in 0..<batch {
-            for c in 0..<classes {
-                for p in 0..<(size * size) {
-                    let y = p / size, x = p % size
-                    let wobble = Float(sin(Double(x) * 0.07 + Double(c)) * cos(Double(y) * 0.05 + Double(b)))
-                    logits[(b * classes + c) * size * size + p] = (Int(labels[b * size * size + p]) == c + 1 ? 2 : -2) + 1.5 * wobble
-                }
+        let bar = ProgressBar(total: steps)
+        let epoch = max(1, steps / 10)
+        var epochLosses: [Double] = []
+        try training.run(on: engine, reference: reference) { step, record in
+            epochLosses.append(record.total)
+            bar.show(step, "loss \(fixed(record.total, 4))")
+            if step % epoch == 0 || step == steps {
+                bar.clear()
+                print("epoch \((step + epoch - 1) / epoch): steps \(step - epochLosses.count + 1)…\(step), mean loss \(fixed(mean(epochLosses), 4))")
+                epochLosses = []
             }
         }
-        return logits
+        bar.clear()
+
+        let after = try DemoEvaluation(scenes: heldOut, training: training)
+        let timed = training.engineSeconds.count
+        print("")
+        print("time per step (the same \(timed) batches): \(training.backend) \(fixed(mean(training.engineSeconds) * 1e3, 1)) ms, "
+              + "CPU reference \(fixed(mean(training.referenceSeconds) * 1e3, 1)) ms; "
+              + "model forward and backward on the host \(fixed(training.modelSeconds / Double(steps) * 1e3, 1)) ms")
+        print("")
+        DemoReport.printMetrics(before: before, after: after)
+        if let out {
+            try DemoPictures.write(folder: out, training: training, heldOut: heldOut, evaluation: after, engine: engine)
+            print("\nwrote \(out)/loss.svg and \(DemoPictures.names.map { "\(out)/\($0).png" }.joined(separator: ", "))")
+        }
     }
 }
 
-func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
-    let start = DispatchTime.now().uptimeNanoseconds
-    let result = try body()
-    return (result, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+
+/// A progress bar on a terminal (standard error); nothing when standard error is not one.
+struct ProgressBar {
+    let total: Int
+    private let progress = Progress()
+
+    init(total: Int) { self.total = total }
+
+    func show(_ done: Int, _ note: String) {
+        let width = 30, filled = width * done / max(total, 1)
+        progress.show("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                      + "] \(done)/\(total) \(note)")
+    }
+
+    func clear() { progress.clear() }
 }
