@@ -231,10 +231,9 @@ public struct NumPyArchive: Equatable, Sendable {
     }
 
     public func write(toPath path: String) throws(NumPyError) {
-        let target = try OutputTarget(path: path)
         var archive = self
         archive.source = path
-        try ArchiveOutput.write(try archive.npzData(), to: target)
+        try ByteOutput.write(try archive.npzData(), to: path)
     }
 }
 
@@ -277,78 +276,6 @@ private final class ScratchFile {
 }
 
 /// Bytes written to one output with `NumPyOutput`'s guarantees: a temporary file
-/// `.<name>.reg-tmp-<pid>` beside a regular or new target, written, flushed and renamed over it
-/// (keeping its mode and owner); a device or FIFO written in place. A failure or a signal leaves
-/// the target as it was.
-private enum ArchiveOutput {
-    static func write(_ data: Data, to target: OutputTarget) throws(NumPyError) {
-        func fail(_ code: Int32) -> NumPyError { NumPyError(.io, file: target.path, "cannot write: \(systemReason(code))") }
-        guard target.isAtomic else {
-            let descriptor = open(target.resolved, O_WRONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { throw fail(errno) }
-            let sink = FileSink(descriptor: descriptor, name: target.path)
-            do {
-                try sink.writeAll(data)
-            } catch {
-                close(descriptor)
-                throw error
-            }
-            guard close(descriptor) == 0 else { throw fail(errno) }
-            return
-        }
-        let (descriptor, temporary, slot) = try createTemporary(beside: target)
-        var staged = true
-        defer {
-            if staged { unlink(temporary) }
-            TemporaryFiles.forget(slot)
-        }
-        if case .regularFile(let mode, let owner, let group) = target.kind {
-            fchmod(descriptor, mode)
-            _ = fchown(descriptor, owner, group)
-        }
-        let sink = FileSink(descriptor: descriptor, name: target.path)
-        do {
-            try sink.writeAll(data)
-        } catch {
-            close(descriptor)
-            throw error
-        }
-        if fsync(descriptor) != 0, errno != EINVAL {
-            let code = errno
-            close(descriptor)
-            throw fail(code)
-        }
-        guard close(descriptor) == 0 else { throw fail(errno) }
-        guard rename(temporary, target.resolved) == 0 else {
-            throw NumPyError(.io, file: target.path, "cannot replace \(target.resolved): \(systemReason(errno))")
-        }
-        staged = false
-        let folder = open(splitPath(target.resolved).folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folder >= 0 {
-            fsync(folder)
-            close(folder)
-        }
-    }
-
-    private static func createTemporary(beside target: OutputTarget) throws(NumPyError) -> (Int32, String, Int?) {
-        let (folder, name) = splitPath(target.resolved)
-        var stem = Substring(name)
-        while stem.utf8.count > 200 { stem = stem.dropLast() }
-        for attempt in 0..<100 {
-            let path = "\(folder)/.\(stem).reg-tmp-\(getpid())\(attempt == 0 ? "" : "-\(attempt)")"
-            let slot = TemporaryFiles.remember(path) // before it exists: a signal cannot leak it
-            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if descriptor >= 0 { return (descriptor, path, slot) }
-            let code = errno
-            TemporaryFiles.forget(slot)
-            guard code == EEXIST else {
-                throw NumPyError(.io, file: target.path, "cannot create a temporary file in \(folder): \(systemReason(code))")
-            }
-        }
-        throw NumPyError(.io, file: target.path, "cannot create a temporary file in \(folder): too many exist")
-    }
-}
-
 private extension FileSink {
     func writeAll(_ data: Data) throws(NumPyError) {
         let result = data.withUnsafeBytes { raw in Result { () throws(NumPyError) in try writeAll(raw) } }

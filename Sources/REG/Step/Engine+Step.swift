@@ -32,12 +32,7 @@ extension Engine {
 
     /// The step on arrays: the `[Float]` convenience over `step(_:_:into:)`.
     public func step(_ arrays: StepArrays, _ settings: StepSettings = StepSettings()) throws -> StepOutput {
-        var output = StepOutput(arrays)
-        let result = try arrays.withBatch { batch in
-            try output.withGradients { gradients in try step(batch, settings, into: gradients) }
-        }
-        output.result = result
-        return output
+        try StepOutput(arrays) { batch, gradients in try step(batch, settings, into: gradients) }
     }
 
     /// Host memory the step allocates itself (the reference's float64 arrays; the device path
@@ -155,6 +150,14 @@ public struct StepOutput: Sendable {
     /// ∂L_total/∂ seg logits = λ · ∂L_seg/∂ seg logits, `[batch, classes, height, width]`.
     public var segmentationGradient: [Float]
     public var segmentationSigmaGradient: [Float]?
+
+    /// Runs `step` on views of `arrays` and of new gradient arrays: the arrays convenience of
+    /// `Engine` and `EngineGroup`.
+    init(_ arrays: StepArrays, step: (StepBatch, StepGradients) throws -> StepResult) rethrows {
+        self.init(arrays)
+        let result = try arrays.withBatch { batch in try withGradients { gradients in try step(batch, gradients) } }
+        self.result = result
+    }
 
     init(_ arrays: StepArrays) {
         result = StepResult(total: 0, detection: nil, segmentation: nil, backend: .reference)

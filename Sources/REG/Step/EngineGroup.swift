@@ -58,12 +58,7 @@ public final class EngineGroup: Sendable {
 
     /// The step on arrays: the `[Float]` convenience.
     public func step(_ arrays: StepArrays, _ settings: StepSettings = StepSettings()) throws -> StepOutput {
-        var output = StepOutput(arrays)
-        let result = try arrays.withBatch { batch in
-            try output.withGradients { gradients in try step(batch, settings, into: gradients) }
-        }
-        output.result = result
-        return output
+        try StepOutput(arrays) { batch, gradients in try step(batch, settings, into: gradients) }
     }
 
     /// The whole batch's M as each shard's normaliser; M = 0 (nothing counted) stays `samples`,
