@@ -39,7 +39,7 @@ struct CommandLineOptionTests {
         (["edt", "l.npy", "-o", "o.npy", "--classes", "-2"], "--classes: must be in 1…254 (255 is the ignore label), got -2"),
         (["box-distance", "--points", "p.npy", "--boxes", "b.npy", "-o", "o.npy", "--classes", "-1"], "--classes: must be ≥ 1, got -1"),
         (["check", "--cases", "-3"], "--cases: must be ≥ 1, got -3"),
-        (["demo", "--size", "-8"], "--size: must be ≥ 1, got -8"),
+        (["demo", "--size", "-8"], "--size: must be a multiple of 16 in 16…1024, got -8"),
     ])
     func negativeOtherOptions(arguments: [String], message: String) throws {
         let outcome = try CommandLineTool.run(arguments)
@@ -134,7 +134,7 @@ struct CommandLineOptionTests {
         #expect(outcome.standardError.contains("See 'reg loss --help' for more information."))
         #expect(!outcome.standardError.contains("reg <subcommand>"))
 
-        let device = try CommandLineTool.run(["demo", "--size", "8", "--device", "99"])
+        let device = try CommandLineTool.run(["demo", "--size", "16", "--steps", "1", "--device", "99"])
         #expect(device.status == 64)
         #expect(device.standardError.contains("Usage: reg demo "), "\(device.standardError)")
         #expect(!device.standardError.contains("reg <subcommand>"))

@@ -86,7 +86,7 @@ struct CommandLineTests {
     }
 
     @Test("A --device that names nothing is a clear error and a non-zero exit",
-          arguments: [["check"], ["bench", "--quick"], ["demo", "--size", "8"]], ["99", "no such gpu"])
+          arguments: [["check"], ["bench", "--quick"], ["demo", "--size", "16", "--steps", "1"]], ["99", "no such gpu"])
     func badDevice(command: [String], device: String) throws {
         let outcome = try CommandLineTool.run(command + ["--device", device])
         #expect(outcome.status != 0)

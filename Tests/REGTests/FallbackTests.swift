@@ -65,7 +65,8 @@ struct FallbackTests {
         #expect((listing?["devices"] as? [Any])?.isEmpty == true)
         #expect(listing?["auto"] as? String == "cpu")
 
-        let demo = try CommandLineTool.run(["demo", "--size", "48"], environment: env)
+        let demo = try CommandLineTool.run(["demo", "--size", "48", "--steps", "5", "--batch", "2", "--eval-scenes", "4"],
+                                           environment: env)
         #expect(demo.status == 0, "\(demo.standardError)")
         #expect(demo.standardOutput.contains("device: CPU reference"))
         #expect(demo.standardError.contains("warning"), "one logged warning says why: \(demo.standardError)")
