@@ -49,7 +49,11 @@ struct StepCommand: ParsableCommand {
 
     @OptionGroup var deviceOption: DeviceOption
 
+    @Option(help: ArgumentHelp("Split the batch across these devices, comma-separated (indices, names or reference; e.g. 0,1 with POCL_DEVICES=\"pthread pthread\"); sums and counts are combined exactly.", valueName: "d1,d2,…"))
+    var devices: String?
+
     func validate() throws {
+        if devices != nil && deviceOption.device != nil { throw ValidationError("give --device or --devices, not both") }
         try requireFinite(lambda, "--lambda")
         if let memoryBudget { try requireAtLeast(memoryBudget, 1, "--memory-budget") }
     }
@@ -75,9 +79,21 @@ struct StepCommand: ParsableCommand {
             settings.segmentation.activation = segmentationActivation.activation
         }
 
-        let engine = try deviceOption.engine()
         let arrays = input.arrays
-        let result = try sources.run { try engine.step(arrays, settings) }
+        let result: StepOutput
+        if let devices {
+            let requests = devices.split(separator: ",").map { DeviceRequest(parsing: String($0)) }
+            let group: EngineGroup
+            do {
+                group = try EngineGroup(devices: requests)
+            } catch let error as DeviceSelectionError {
+                throw ValidationError("--devices: \(error)")
+            }
+            result = try sources.run { try group.step(arrays, settings) }
+        } else {
+            let engine = try deviceOption.engine()
+            result = try sources.run { try engine.step(arrays, settings) }
+        }
 
         if let output {
             var grads = NumPyArchive()

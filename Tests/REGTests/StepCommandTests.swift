@@ -118,6 +118,23 @@ struct StepCommandTests {
         try Self.compare(summary, gradients: scratch.path("g.npz"), with: expected)
     }
 
+    @Test("--devices splits the batch across PoCL exposed twice (POCL_DEVICES) and matches the reference")
+    func twoDevices() throws {
+        let scratch = try Scratch()
+        let name = "batch_compressed.npz"
+        let outcome = try CommandLineTool.run(["step", Self.fixture(name), "-o", scratch.path("g.npz"), "--json",
+                                               "--devices", "0,1"] + Self.options,
+                                              environment: ["POCL_DEVICES": "pthread pthread"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let summary = try Self.json(outcome)
+        #expect((summary["device"] as? String)?.hasPrefix("OpenCL") == true)
+        let arrays = try Self.arrays(try NumPyArchive(contentsOf: URL(fileURLWithPath: Self.fixture(name))))
+        let expected = try Engine(device: .reference, environment: [:]).step(arrays, try Self.settings)
+        try Self.compare(summary, gradients: scratch.path("g.npz"), with: expected)
+        let both = try CommandLineTool.run(["step", Self.fixture(name), "--devices", "0", "--device", "0"])
+        #expect(both.status == 64 && both.standardError.contains("--device or --devices"), "\(both.standardError)")
+    }
+
     @Test("Batches written by REG: detection only, segmentation only, detection without refinement or geometry")
     func singleTask() throws {
         let scratch = try Scratch()
