@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .library(name: "REG", targets: ["REG"]),
         .executable(name: "reg", targets: ["reg"]),
+        // The C API (Sources/REGC/include/reg.h) as libregc.so: `regc`, because the product name
+        // `reg` is the command-line tool's (SwiftPM ignores a second product of the same name).
+        .library(name: "regc", type: .dynamic, targets: ["REGC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,6 +46,10 @@ let package = Package(
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
         // A training loop over the step API (docs/usage.md); UsageExampleTests runs it.
         .executableTarget(name: "reg-training-loop-example", dependencies: ["REG"], path: "Examples/TrainingLoop"),
+        // The C API: @_cdecl functions over Engine, declared by the hand-written include/reg.h.
+        .target(name: "REGC", dependencies: ["REG", "CREGAPI"], exclude: ["include"]),
+        // reg.h as a Clang module, so that REGC uses the header's own structs and constants.
+        .systemLibrary(name: "CREGAPI", path: "Sources/REGC/include"),
         .testTarget(name: "REGTests", dependencies: ["REG", "REGDiagnostics", "REGNumPy", "REGRuntime"]),
     ]
 )
