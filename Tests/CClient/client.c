@@ -217,7 +217,7 @@ static int errors(void) {
     int32_t backend = -1;
     status = reg_refine(engine, (reg_floats){&distance, 1}, 0.5f, 8.0f, (reg_floats_mut){&weight, 1}, &backend,
                         message, sizeof message);
-    printf("refine %d %d %a [%s]\n", status, backend, (double)weight, message);
+    printf("refine - %d %d %a [%s]\n", status, backend, (double)weight, message);
     reg_engine_destroy(engine);
     return 0;
 }
@@ -225,7 +225,7 @@ static int errors(void) {
 int main(int argc, char **argv) {
     const char *version = NULL;
     int api = reg_version(&version);
-    printf("version %d %d %s\n", api, REG_API_VERSION, version);
+    printf("version - %d %d %s\n", api, REG_API_VERSION, version);
     make_batch();
     int failed = run("reference", "reference");
     failed |= run(argc > 1 ? argv[1] : "0", "device");
