@@ -61,15 +61,17 @@ public struct BenchmarkReport: Codable, Sendable {
 }
 
 extension BenchmarkReport.Row {
-    /// Where a staged operation's wall time goes: each stage's device time, the rest (transfers
-    /// and host work), and the wall time over the focal kernels' time (the step's goal is ≤ 2).
+    /// Where a staged operation's wall time goes: each stage's device time (one timed run), the
+    /// rest (the wall median less the kernel median: transfers and host work), and the wall time
+    /// over the focal kernels' time (the step's goal is ≤ 2).
     public var stageSummary: String? {
         guard let stages = stageSeconds, medianWallSeconds > 0 else { return nil }
         let wall = medianWallSeconds
         var parts = stages.keys.sorted().map { name in
             String(format: "%@ %.1f ms (%.0f%%)", name, stages[name]! * 1e3, 100 * stages[name]! / wall)
         }
-        let rest = max(0, wall - stages.values.reduce(0, +))
+        // Kernel and wall medians come from the same number of runs; the stages from one of them.
+        let rest = max(0, wall - medianSeconds)
         parts.append(String(format: "transfers and host %.1f ms (%.0f%%)", rest * 1e3, 100 * rest / wall))
         if let focal = stages["focal"], focal > 0 { parts.append(String(format: "wall / focal kernels = %.2f", wall / focal)) }
         return parts.joined(separator: ", ")
