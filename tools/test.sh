@@ -12,6 +12,7 @@ swift build --build-tests
 # (-DREG_FAIL_BUILD); label those lines so that the log does not read as a failure.
 swift test --skip-build "$@" 2>&1 \
     | sed -u -E 's/^([0-9]+ errors? generated\.)$/\1  [PoCL, compiling a kernel a fallback test breaks on purpose]/'
+tools/test-python.sh   # the C API's Python package (python/tests) on libregc.so, in .build/venv
 # The self-contained release binary: no Swift, Foundation or OpenCL library linked, and it runs
 # `reg devices` from a folder of its own, with and without an OpenCL driver.
 tools/build-static.sh --verify
