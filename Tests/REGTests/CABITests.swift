@@ -108,12 +108,15 @@ struct CABITests {
             try? FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: scratch) }
             let binary = scratch.appendingPathComponent("client").path
-            let compiled = run("cc", [
+            let arguments = [
                 "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror",
                 "-I", root.appendingPathComponent("Sources/REGC/include").path,
                 root.appendingPathComponent("Tests/CClient/client.c").path,
                 "-L\(library.path)", "-lregc", "-Wl,-rpath,\(library.path)", "-o", binary,
-            ])
+            ]
+            // cc, or the Swift toolchain's clang where no cc is installed (env says 127).
+            var compiled = run("cc", arguments)
+            if compiled.status == 127 { compiled = run("clang", arguments) }
             guard compiled.status == 0 else {
                 throw SetupFailure(description: "cc failed (status \(compiled.status)): \(compiled.output)\(compiled.error)")
             }
