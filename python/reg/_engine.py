@@ -448,6 +448,16 @@ class Engine:
             The device failed under ``fallback="error"``.
         """
         lib = C.library()
+        for task, logits_given, others in [
+            ("det", det_logits is not None, dict(det_targets=det_targets, det_points=det_points, det_boxes=det_boxes,
+                                                 det_sigma=det_sigma, det_logits_grad=det_logits_grad,
+                                                 det_sigma_grad=det_sigma_grad)),
+            ("seg", seg_logits is not None, dict(seg_labels=seg_labels, seg_sigma=seg_sigma,
+                                                 seg_logits_grad=seg_logits_grad, seg_sigma_grad=seg_sigma_grad)),
+        ]:
+            given = [name for name, value in others.items() if value is not None]
+            if given and not logits_given:
+                raise InvalidArgument(f"invalid argument {task}_logits: is required with {given[0]}")
         keep: list = []
         det_batch = seg_batch = None
         det_grad = det_sgrad = seg_grad = seg_sgrad = None

@@ -76,6 +76,8 @@ def test_step_shape_errors(reference: reg.Engine) -> None:
         reference.step(**dict(batch, det_targets=batch["det_targets"].T))
     with raises(reg.InvalidArgument, "invalid argument det_points: is required with det_logits"):
         reference.step(det_logits=batch["det_logits"], det_targets=batch["det_targets"])
+    with raises(reg.InvalidArgument, "invalid argument seg_logits: is required with seg_labels"):
+        reference.step(seg_labels=batch["seg_labels"])
     with raises(reg.InvalidArgument, "invalid argument det_boxes: has shape (3, 5); expected [K, 6] rows"):
         reference.step(**dict(batch, det_boxes=np.zeros((3, 5), np.float32)))
     with raises(reg.InvalidArgument, "invalid argument seg_labels: has shape (2, 16); expected (2, 16, 16)"):
