@@ -5,9 +5,8 @@ import REG
 // The conventions of include/reg.h shared by every entry point: statuses and messages, engine
 // handles, buffer views, dimensions and task settings.
 
-/// REG's version, as `reg --version` prints it (Sources/reg/REGCommand.swift; CABITests compares
-/// the two).
-let versionString = "0.2.0"
+/// REG's version, as `reg --version` prints it.
+let versionString = REGVersion.current
 
 /// The version as a C string that lives as long as the library.
 nonisolated(unsafe) let versionCString: UnsafePointer<CChar> = UnsafePointer(strdup(versionString)!)

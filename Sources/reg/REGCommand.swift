@@ -1,11 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-
-/// The version `reg --version` prints; the one place it is written.
-enum REGVersion {
-    static let current = "0.2.0"
-}
+import REG
 
 @main
 struct REGCommand: ParsableCommand {
