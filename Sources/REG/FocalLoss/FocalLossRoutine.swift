@@ -362,6 +362,9 @@ final class FocalLossScratch {
     /// [0]: a bad input element; [1]: a non-finite output from finite inputs.
     let invalid: Buffer<Int32>
 
+    /// The device buffers one scratch allocates.
+    static let bufferCount = 7
+
     init(context: DeviceContext, classes: Int, partials: Int) throws(OpenCLError) {
         alpha = try Buffer(context: context, count: classes)
         partialSums = try Buffer(context: context, count: partials)

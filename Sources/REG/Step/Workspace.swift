@@ -28,20 +28,8 @@ final class Workspace {
         }
         buffers[name] = nil
         let scratch = try FocalLossScratch(context: context, classes: classes, partials: partials)
-        allocations += 7
+        allocations += FocalLossScratch.bufferCount
         buffers[name] = scratch
         return scratch
-    }
-
-    /// Device bytes held now.
-    var bytes: Int {
-        buffers.values.reduce(0) { total, buffer in
-            switch buffer {
-            case let b as Buffer<Float>: total + b.byteCount
-            case let b as Buffer<UInt8>: total + b.byteCount
-            case let b as Buffer<Int32>: total + b.byteCount
-            default: total
-            }
-        }
     }
 }
