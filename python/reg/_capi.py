@@ -190,14 +190,16 @@ _SIGNATURES = {
 
 def candidates() -> list[Path]:
     """Where libregc.so is looked for, in order: $REG_LIBRARY (a file, or a folder holding
-    libregc.so), beside this package, then the SwiftPM build folders of the checkout this package
-    lies in (`.build/release` and `.build/debug`, the newer first)."""
+    libregc.so), the wheel's bundled lib folder (reg/lib, the library with the Swift runtime beside
+    it), beside this package, then the SwiftPM build folders of the checkout this package lies in
+    (`.build/release` and `.build/debug`, the newer first)."""
     found: list[Path] = []
     named = os.environ.get(ENVIRONMENT_VARIABLE)
     if named:
         path = Path(named)
         return [path / LIBRARY_NAME if path.is_dir() else path]
     here = Path(__file__).resolve().parent
+    found.append(here / "lib" / LIBRARY_NAME)  # a wheel from tools/build-wheel.sh
     found.append(here / LIBRARY_NAME)
     root = here.parent.parent  # python/reg -> the checkout
     if (root / "Package.swift").is_file():
