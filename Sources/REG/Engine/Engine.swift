@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import REGRuntime
+import Synchronization
 
 /// Where REG computes, and the policy for when the device fails.
 ///
@@ -10,7 +11,9 @@ import REGRuntime
 /// reference with one logged warning, so that nothing the caller asked for is lost.
 ///
 /// Thread-safe: calls are serialised by a lock (routines own `cl_kernel`s, whose arguments are
-/// not thread-safe to set).
+/// not thread-safe to set, and the step's workspace). `@unchecked`: the lock guards non-`Sendable`
+/// routines that a call uses while holding it; `Mutex.withLock` would have to `send` them out of
+/// its closure with each result, which the region checker refuses for these classes.
 public final class Engine: @unchecked Sendable {
     /// What computes: one OpenCL device, or the float64 CPU reference. Every result says which
     /// backend computed it; two backends are equal when they are the same device context.
@@ -181,11 +184,12 @@ public final class Engine: @unchecked Sendable {
 }
 
 /// The backends that computed the calls inside one `Engine.reporting` body: the reference wins.
-private final class BackendRecord: @unchecked Sendable {
-    // Written only by the thread running the body (task-locals do not cross into other threads).
-    private(set) var backend: Engine.Backend?
+private final class BackendRecord: Sendable {
+    private let used = Mutex<Engine.Backend?>(nil)
 
-    func add(_ used: Engine.Backend) {
-        if backend != .reference { backend = used }
+    var backend: Engine.Backend? { used.withLock { $0 } }
+
+    func add(_ backend: Engine.Backend) {
+        used.withLock { if $0 != .reference { $0 = backend } }
     }
 }
