@@ -13,6 +13,7 @@ swift build --build-tests
 swift test --skip-build "$@" 2>&1 \
     | sed -u -E 's/^([0-9]+ errors? generated\.)$/\1  [PoCL, compiling a kernel a fallback test breaks on purpose]/'
 tools/test-python.sh   # the C API's Python package (python/tests) on libregc.so, in .build/venv
+tools/test-wheel.sh    # the wheel (tools/build-wheel.sh) in a fresh venv, run with no Swift in its library path
 # The self-contained release binary: no Swift, Foundation or OpenCL library linked, and it runs
 # `reg devices` from a folder of its own, with and without an OpenCL driver.
 tools/build-static.sh --verify
