@@ -7,8 +7,9 @@ over the C API of libregc.so (docs/python.md).
 >>> round(result.loss, 6)
 0.51986
 
-The library is found through ``$REG_LIBRARY``, else beside this package, else in the SwiftPM build
-folder of the checkout this package lies in (``.build/release`` or ``.build/debug``).
+The library is found through ``$REG_LIBRARY``, else in the wheel's ``reg/lib``, else beside this
+package, else in the SwiftPM build folder of the checkout this package lies in (``.build/release``
+or ``.build/debug``).
 """
 
 from __future__ import annotations
