@@ -139,7 +139,11 @@ def main():
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--devices", default="reference,0")
     ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch.set_num_threads for (b) and (c); 0 keeps torch's default (the core count)")
     args = ap.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
 
     batch = make_batch()
     det_s, seg_s = settings(DET_COUNTS), settings(SEG_COUNTS)
