@@ -10,15 +10,10 @@ import REG
 @Suite("C API")
 struct CABITests {
     /// The package's root folder.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = PackageRoot.url
 
     /// What the client printed, once per test run, or why it could not be had.
     static let client: Swift.Result<ClientOutput, SetupFailure> = runClient()
-
-    struct SetupFailure: Error, CustomStringConvertible {
-        let description: String
-    }
 
     /// The client's lines by their first two words ("det_grad device", "error nan_step", …), each
     /// with the words after them.

@@ -20,16 +20,11 @@ struct MetricsCOCOTests {
     // MARK: Python
 
     /// The package's root folder.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let root = PackageRoot.url
 
     /// The venv's Python with numpy and pycocotools, made once per test run (a static `let` is
     /// initialised once, even when the tests run in parallel), or why it could not be made.
     static let python: Swift.Result<String, SetupFailure> = makePython()
-
-    struct SetupFailure: Error, CustomStringConvertible {
-        let description: String
-    }
 
     struct Outcome {
         let status: Int32
