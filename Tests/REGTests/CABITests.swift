@@ -68,31 +68,8 @@ struct CABITests {
             """)
     }
 
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:])
-        -> (status: Int32, output: String, error: String)
-    {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [executable] + arguments
-        process.currentDirectoryURL = root
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("reg-capi-\(UUID().uuidString).err")
-        defer { try? FileManager.default.removeItem(at: errorFile) }
-        let output = Pipe()
-        process.standardOutput = output
-        do {
-            _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-            let errorHandle = try FileHandle(forWritingTo: errorFile)
-            defer { try? errorHandle.close() }
-            process.standardError = errorHandle
-            try process.run()
-        } catch {
-            return (-1, "", "cannot run \(executable): \(error)")
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorData = (try? Data(contentsOf: errorFile)) ?? Data()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    static func run(_ executable: String, _ arguments: [String]) -> ProcessOutcome {
+        ProcessOutcome.run(executable, arguments)
     }
 
     /// Compiles client.c with `cc` (warnings are errors) and runs it.

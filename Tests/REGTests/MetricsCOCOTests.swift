@@ -26,37 +26,8 @@ struct MetricsCOCOTests {
     /// initialised once, even when the tests run in parallel), or why it could not be made.
     static let python: Swift.Result<String, SetupFailure> = makePython()
 
-    struct Outcome {
-        let status: Int32
-        let output: String
-        let error: String
-    }
-
-    /// Runs `executable` in the package root; standard error goes through a file, so that
-    /// neither stream can fill its pipe while the other is read.
-    static func run(_ executable: String, _ arguments: [String]) -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("reg-metrics-\(UUID().uuidString).err")
-        defer { try? FileManager.default.removeItem(at: errorFile) }
-        let output = Pipe()
-        process.standardOutput = output
-        do {
-            _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-            let errorHandle = try FileHandle(forWritingTo: errorFile)
-            defer { try? errorHandle.close() }
-            process.standardError = errorHandle
-            try process.run()
-        } catch {
-            return Outcome(status: -1, output: "", error: "cannot run \(executable): \(error)")
-        }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorData = (try? Data(contentsOf: errorFile)) ?? Data()
-        return Outcome(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-                       error: String(decoding: errorData, as: UTF8.self))
+    static func run(_ executable: String, _ arguments: [String]) -> ProcessOutcome {
+        ProcessOutcome.run(executable, arguments)
     }
 
     static func makePython() -> Swift.Result<String, SetupFailure> {
