@@ -168,6 +168,10 @@ def _ddp_worker(rank: int, world: int, port: int, library: str, out: str, normal
         if rank == 0:
             grads = {name: p.grad.numpy() for name, p in model.module.named_parameters()}
             np.savez(out, total=float(total) / world, **grads)
+        # Both ranks done before either tears gloo down: a rank that exits while its peer still
+        # talks can abort the peer's gloo thread ("terminate called without an active exception").
+        torch.distributed.barrier()
+        del model
     finally:
         torch.distributed.destroy_process_group()
 
