@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import REG
 import REGDiagnostics
+import REGRuntime
 
 /// The README's main job: train a small detector and segmenter on synthetic road scenes with the
 /// REG step (class weights from the paper's counts, distance maps and refinement every step,
@@ -64,6 +65,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
+        try requireHostMemory()
         if let out { try DemoPictures.prepare(folder: out) }
         let engine = try deviceOption.engine()
         let reference = try Engine(device: .reference)
@@ -134,4 +136,18 @@ struct ProgressBar {
     }
 
     func clear() { progress.clear() }
+}
+
+extension DemoCommand {
+    /// Refuses a run whose batches cannot fit in host memory (Swift aborts on a failed array
+    /// allocation): per pixel of the largest batch (training or held-out), 13 features, the 5
+    /// segmentation logits, their gradient and the reference's float64 copies, about 200 bytes.
+    func requireHostMemory() throws {
+        let pixels = Double(max(batch, evaluationScenes)) * Double(size) * Double(size)
+        let needed = pixels * 200
+        if let available = HostMemory.availableBytes(), needed > Double(available) {
+            throw ValidationError(String(format: "--batch, --eval-scenes, --size: a batch of %d scenes of %d² px needs about %.1f GiB of host memory, %.1f GiB is available; use fewer or smaller scenes",
+                                         max(batch, evaluationScenes), size, needed / 1_073_741_824, Double(available) / 1_073_741_824))
+        }
+    }
 }

@@ -38,9 +38,19 @@ struct DemoTests {
 
     @Test("Bad demo options are usage errors naming the option", arguments: [
         (["--size", "50"], "--size"), (["--steps", "0"], "--steps"), (["--learning-rate", "-1"], "--learning-rate"),
+        // More scenes than host memory holds: refused with the size, not an aborted allocation.
+        (["--size", "1024", "--batch", "100000"], "needs about"),
     ])
     func badOptions(arguments: [String], option: String) throws {
         let outcome = try CommandLineTool.run(["demo"] + arguments)
         #expect(outcome.status == 64 && outcome.standardError.contains(option), "\(outcome.standardError)")
+    }
+
+    @Test("The smallest scene (16 px, one grid cell) trains without a crash")
+    func smallestScene() throws {
+        let outcome = try CommandLineTool.run(["demo", "--steps", "2", "--batch", "1", "--size", "16", "--eval-scenes", "2",
+                                               "--device", "reference"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(Self.epochLosses(outcome.standardOutput).count == 2)
     }
 }

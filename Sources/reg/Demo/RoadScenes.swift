@@ -85,7 +85,7 @@ struct RoadScenes {
         // Detection objects, one per chosen cell; their pixels are no segmentation class's.
         var objects: [(classID: Int, cell: Int)] = []
         var free = Array(0..<cells)
-        for _ in 0..<Int.random(in: 2...min(6, cells), using: &random) {
+        for _ in 0..<Int.random(in: min(2, cells)...min(6, cells), using: &random) { // a 16-px scene has one cell
             let cell = free.remove(at: Int.random(in: 0..<free.count, using: &random))
             let k = Self.draw(Self.detectionCounts, &random)
             let (y0, x0) = (cell / cellsPerSide * Self.cell, cell % cellsPerSide * Self.cell)
