@@ -27,8 +27,8 @@ public final class EngineGroup: Sendable {
                      into gradients: StepGradients) throws -> StepResult {
         let problem = try StepProblem(batch, settings) // names bad elements by their index in the whole batch
         var shared = settings
-        if let d = problem.detection { shared.detection.normalizer = Self.normalizer(d.hostDivisor(), d.settings) }
-        if let s = problem.segmentation { shared.segmentation.normalizer = Self.normalizer(s.hostDivisor(), s.settings) }
+        if let d = problem.detection { shared.detection.normalizer = Self.normalizer(d.hostDivisor()) }
+        if let s = problem.segmentation { shared.segmentation.normalizer = Self.normalizer(s.hostDivisor()) }
         shared.validatesElements = false // scanned above
         let shardSettings = shared
 
@@ -63,7 +63,7 @@ public final class EngineGroup: Sendable {
 
     /// The whole batch's M as each shard's normaliser; M = 0 (nothing counted) stays `samples`,
     /// which gives every shard its zero loss and gradient.
-    private static func normalizer(_ divisor: (value: Double, inverse: Double), _ settings: TaskSettings) -> FocalLoss.Normalizer {
+    private static func normalizer(_ divisor: (value: Double, inverse: Double)) -> FocalLoss.Normalizer {
         divisor.value > 0 ? .given(divisor.value) : .samples
     }
 
