@@ -2,21 +2,26 @@
 // docs/focal-loss.md derives every formula used here; FocalLossReference.swift is the same math
 // in float64.
 //
-// The routine assembles this program as common.cl + refinement.cl (for reg_refinement) + this
-// file, and specialises it with build options:
+// The routine assembles this program as common.cl + refinement.cl + vector.cl + this file, and
+// specialises it with build options:
 //   SPATIAL       0: g = 1;  1: g read per element;  2: d read per element, g = σ(β(d − δ)) here
-//   UNCERTAINTY   0: σ = 0;  1: one σ for every element, Σ ∂ℓ/∂σ accumulated per work-group;
+//   UNCERTAINTY   0: σ = 0;  1: one σ for every element, Σ ∂ℓ/∂σ accumulated;
 //                 2: σ read per element, ∂L/∂σ written per element
 //   ELEMENT_LOSS  1: ℓ written per element (reduction "none")
 //   SOFTMAX       1: softmax over the classes of each pixel (segmentation); 0: sigmoid
 //   CLASSES       C, sizing the per-pixel private arrays of the softmax kernel
-//
-// Each main kernel is a grid-stride loop that reads every input element once, writes the gradient
-// once, and leaves one partial sum per work-group, reduced in local memory in a fixed tree order.
+//   HALF_*        float16 inputs / gradients (vector.cl)
+// and the device's kernel variant (FocalLossRoutine's table):
+//   VECTOR_WIDTH  elements per work-item, as one OpenCL vector (vector.cl)
+//   ITEM_PARTIALS 0: each work-item walks the input in a grid-stride loop and the work-group
+//                    reduces its sums in local memory (a fixed tree) — GPUs;
+//                 1: each work-item takes `chunk` consecutive vectors and writes its own partial
+//                    sums, with no barrier in the kernel — CPU devices, where a barrier splits the
+//                    kernel into regions that run one work-item at a time.
 // finish_sums then reduces the partials in a fixed order: no atomics, so the same inputs on the
-// same device with the same settings give the same bits. Sums are carried as (hi, lo) float pairs
-// (two-sum compensation), which keeps them within a few float64 ulps of the exact sum of the
-// float terms.
+// same device with the same settings and variant give the same bits. Sums are carried as (hi, lo)
+// float pairs (two-sum compensation), which keeps them within a few float64 ulps of the exact sum
+// of the float terms.
 
 #ifndef SPATIAL
 #define SPATIAL 0
@@ -32,6 +37,9 @@
 #endif
 #ifndef CLASSES
 #define CLASSES 2
+#endif
+#ifndef ITEM_PARTIALS
+#define ITEM_PARTIALS 0
 #endif
 #if defined(REG_FAIL_BUILD) && REG_FAIL_BUILD == 2 && SPATIAL == 2
 #error "REG_FAIL_BUILD=2: this build fails on purpose, for a fallback test"
@@ -63,6 +71,49 @@ inline float2 reg_sum_merge(float2 a, float2 b) {
     return (float2)(hi, lo - (hi - s));
 }
 
+// The same, lane by lane: *hi + *lo per lane is that lane's running sum.
+inline void reg_sum_add_v(realv *hi, realv *lo, realv x) {
+    const realv s = *hi + x;
+    const realv bp = s - *hi;
+    *lo += (*hi - (s - bp)) + (x - bp);
+    *hi = s;
+}
+
+// The lanes' (hi, lo) sums merged in lane order into one (hi, lo).
+inline float2 reg_sum_lanes(realv hi, realv lo) {
+#if VECTOR_WIDTH == 1
+    return reg_sum_merge((float2)(0.0f), (float2)(hi, lo));
+#else
+    float h[VECTOR_WIDTH], l[VECTOR_WIDTH];
+    REG_VSTORE(hi, 0, h);
+    REG_VSTORE(lo, 0, l);
+    float2 acc = (float2)(0.0f);
+    for (uint j = 0; j < VECTOR_WIDTH; ++j) acc = reg_sum_merge(acc, (float2)(h[j], l[j]));
+    return acc;
+#endif
+}
+
+// A lane mask (1/0 scalar or −1/0 vector comparison) as per-lane counts 1/0.
+inline uintv reg_ones(intv mask) {
+#if VECTOR_WIDTH == 1
+    return mask != 0;
+#else
+    return as_uintv(-mask);
+#endif
+}
+
+inline ulong reg_total(uintv counts) {
+#if VECTOR_WIDTH == 1
+    return counts;
+#else
+    uint c[VECTOR_WIDTH];
+    REG_VSTORE(counts, 0, c);
+    ulong total = 0;
+    for (uint j = 0; j < VECTOR_WIDTH; ++j) total += c[j];
+    return total;
+#endif
+}
+
 // Reduces every work-item's (loss hi, lo, ∂σ hi, lo) and (count, positives) to item 0 of the
 // group, pairing item i with item i + ⌈width/2⌉ at each step: a fixed order for any work-group size.
 inline void reg_group_reduce(__local float4 *sums, __local ulong2 *counts, float4 mine, ulong2 count) {
@@ -82,8 +133,25 @@ inline void reg_group_reduce(__local float4 *sums, __local ulong2 *counts, float
     }
 }
 
+// Leaves this work-item's sums and counts where finish_sums reads them: its own partial
+// (ITEM_PARTIALS), or its group's after the tree.
+inline void reg_write_partials(__global float4 *partial_sums, __global ulong2 *partial_counts,
+                               __local float4 *scratch_sums, __local ulong2 *scratch_counts,
+                               float4 mine, ulong2 count) {
+#if ITEM_PARTIALS
+    partial_sums[get_global_id(0)] = mine;
+    partial_counts[get_global_id(0)] = count;
+#else
+    reg_group_reduce(scratch_sums, scratch_counts, mine, count);
+    if (get_local_id(0) == 0) {
+        partial_sums[get_group_id(0)] = scratch_sums[0];
+        partial_counts[get_group_id(0)] = scratch_counts[0];
+    }
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------
-// The binary focal term.
+// The binary focal term, lane by lane.
 //
 // An element's probability p enters as four accurate pieces (p, q = 1 − p, log p, log q), so that
 // nothing is lost at saturation whichever side p is on. With D = p − y, computed as
@@ -91,150 +159,187 @@ inline void reg_group_reduce(__local float4 *sums, __local ulong2 *counts, float
 //     ℓ = w · |D|^γ · BCE
 //     t = ∂ℓ/∂η = w · sign(D) · (γ · |D|^(γ−1)·p·q · BCE + |D|^γ · |D|)      (p = σ(η))
 // Where D = 0 the derivative of |D|^γ is taken as 0 (docs/math.md §1), which sign(0) = 0 gives.
-// Returns (ℓ, t).
-inline float2 reg_focal_binary(float p, float q, float lp, float lq, float y, float w, float gamma,
-                               int gamma_n) {
-    const float bce = -(y * lp + (1.0f - y) * lq);
-    const float d = (1.0f - y) * p - y * q;
-    const float ad = fabs(d);
-    float f, fr; // |D|^γ and |D|^(γ−1)·p·q
+// Returns ℓ; *t receives t.
+inline realv reg_focal_binary(realv p, realv q, realv lp, realv lq, realv y, realv w, float gamma,
+                              int gamma_n, realv *t) {
+    const realv bce = -(y * lp + (1.0f - y) * lq);
+    const realv d = (1.0f - y) * p - y * q;
+    const realv ad = fabs(d);
+    realv f, fr; // |D|^γ and |D|^(γ−1)·p·q
     if (gamma_n == 0) {
-        f = 1.0f;
-        fr = 0.0f;
+        f = REG_V(1.0f);
+        fr = REG_V(0.0f);
     } else if (gamma_n > 0) { // small integer γ: products only (pown goes through exp/log on some drivers)
-        float power = 1.0f;
+        realv power = REG_V(1.0f);
         for (int j = 1; j < gamma_n; ++j) power *= ad;
         f = power * ad;
         fr = power * p * q;
-    } else if (ad == 0.0f) {
-        f = 0.0f;
-        fr = 0.0f;
-    } else if (y == 1.0f) { // |D| = q: log |D| = log q exactly
-        f = exp(gamma * lq);
-        fr = f * p;
-    } else if (y == 0.0f) { // |D| = p
-        f = exp(gamma * lp);
-        fr = f * q;
-    } else { // soft target: log space, capped where |D|^(γ−1) alone would overflow (γ < 1)
-        const float l = log(ad);
+    } else {
+        // y = 1: |D| = q and log |D| = log q exactly; y = 0: |D| = p. Soft targets: log space,
+        // capped where |D|^(γ−1) alone would overflow (γ < 1).
+        const intv one = y == 1.0f, zero = y == 0.0f;
+        const realv l = one ? lq : (zero ? lp : log(ad));
         f = exp(gamma * l);
-        fr = exp(fmin((gamma - 1.0f) * l + lp + lq, 88.0f));
+        fr = one ? f * p : (zero ? f * q : exp(fmin((gamma - 1.0f) * l + lp + lq, 88.0f)));
+        f = ad == 0.0f ? REG_V(0.0f) : f;
+        fr = ad == 0.0f ? REG_V(0.0f) : fr;
     }
-    return (float2)(w * f * bce, w * sign(d) * (gamma * fr * bce + f * ad));
+    *t = w * sign(d) * (gamma * fr * bce + f * ad);
+    return w * f * bce;
 }
 
 // The mean of N(s, σ²) truncated to [0, 1], for s = min(p, q) ∈ [0, ½] and σ ≥ REG_SIGMA_MIN:
 //     ŝ = s + σ·λ,  λ = (φ(a) − φ(b)) / (Φ(b) − Φ(a)),  a = −s/σ,  b = (1 − s)/σ
 // φ(a) − φ(b) = φ(a)·(1 − exp(−(b² − a²)/2)) with b² − a² = (1 − 2s)/σ² (expm1: no cancellation);
 // Φ(b) − Φ(a) = (erf(b/√2) + erf(−a/√2))/2, a sum of two non-negative terms.
-// Returns (ŝ, ∂ŝ/∂s, ∂ŝ/∂σ), with ∂ŝ/∂s = 1 + (aφ(a) − bφ(b))/Z − λ² (the truncated variance / σ²)
-// and ∂ŝ/∂σ = λ + (a²φ(a) − b²φ(b))/Z − λ·(aφ(a) − bφ(b))/Z.
-inline float3 reg_truncated_mean(float s, float sigma) {
-    const float a = -s / sigma;
-    const float b = (1.0f - s) / sigma;
-    const float pa = REG_INV_SQRT_2PI * exp(-0.5f * a * a);
-    const float pb = REG_INV_SQRT_2PI * exp(-0.5f * b * b);
-    const float z = 0.5f * (erf(b * M_SQRT1_2_F) + erf(-a * M_SQRT1_2_F));
-    const float lambda = -pa * expm1(-(1.0f - 2.0f * s) / (2.0f * sigma * sigma)) / z;
-    const float first = (a * pa - b * pb) / z;
-    const float second = (a * a * pa - b * b * pb) / z;
-    return (float3)(s + sigma * lambda, 1.0f + first - lambda * lambda, lambda + second - lambda * first);
+// Returns ŝ; *by_s = ∂ŝ/∂s = 1 + (aφ(a) − bφ(b))/Z − λ² (the truncated variance / σ²) and
+// *by_sigma = ∂ŝ/∂σ = λ + (a²φ(a) − b²φ(b))/Z − λ·(aφ(a) − bφ(b))/Z.
+inline realv reg_truncated_mean(realv s, realv sigma, realv *by_s, realv *by_sigma) {
+    const realv a = -s / sigma;
+    const realv b = (1.0f - s) / sigma;
+    const realv pa = REG_INV_SQRT_2PI * exp(-0.5f * a * a);
+    const realv pb = REG_INV_SQRT_2PI * exp(-0.5f * b * b);
+    const realv z = 0.5f * (erf(b * M_SQRT1_2_F) + erf(-a * M_SQRT1_2_F));
+    const realv lambda = -pa * expm1(-(1.0f - 2.0f * s) / (2.0f * sigma * sigma)) / z;
+    const realv first = (a * pa - b * pb) / z;
+    const realv second = (a * a * pa - b * b * pb) / z;
+    *by_s = 1.0f + first - lambda * lambda;
+    *by_sigma = lambda + second - lambda * first;
+    return s + sigma * lambda;
 }
 
-// One element: (ℓ, t = ∂ℓ/∂η, ∂ℓ/∂σ) from pp = (p, q, log p, log q). With σ the focal term uses
-// p̂ = E[p | p ~ N(p, σ²) truncated to [0, 1]] (docs/math.md §3); the smaller of p̂ and 1 − p̂ is computed
-// directly (so 1 − p̂ is never a subtraction from a number near 1) and the other as 1 minus it.
-inline float3 reg_focal_element(float4 pp, float y, float w, float gamma, int gamma_n, float sigma) {
+// One element: ℓ, with *t = ∂ℓ/∂η and *dsigma = ∂ℓ/∂σ, from (p, q, log p, log q). With σ the focal
+// term uses p̂ = E[p | p ~ N(p, σ²) truncated to [0, 1]] (docs/math.md §3); the smaller of p̂ and
+// 1 − p̂ is computed directly (so 1 − p̂ is never a subtraction from a number near 1) and the
+// other as 1 minus it. Lanes with σ < REG_SIGMA_MIN take the plain term.
+inline realv reg_focal_element(realv p, realv q, realv lp, realv lq, realv y, realv w, float gamma,
+                               int gamma_n, realv sigma, realv *t, realv *dsigma) {
+    realv loss = reg_focal_binary(p, q, lp, lq, y, w, gamma, gamma_n, t);
+    *dsigma = REG_V(0.0f);
 #if UNCERTAINTY
-    if (sigma >= REG_SIGMA_MIN) {
-        const bool lower = pp.x <= pp.y;
-        const float3 mean = reg_truncated_mean(lower ? pp.x : pp.y, sigma);
-        const float small = mean.x, large = 1.0f - mean.x;
-        const float log_small = log(small), log_large = log1p(-small);
-        const float2 r = lower ? reg_focal_binary(small, large, log_small, log_large, y, w, gamma, gamma_n)
-                               : reg_focal_binary(large, small, log_large, log_small, y, w, gamma, gamma_n);
-        const float by_p_hat = r.y / (small * large); // ∂ℓ/∂p̂ = t̂ / (p̂ q̂)
-        return (float3)(r.x, by_p_hat * mean.y * (pp.x * pp.y), lower ? by_p_hat * mean.z : -by_p_hat * mean.z);
+    const intv blurred = sigma >= REG_SIGMA_MIN;
+    if (REG_ANY(blurred)) {
+        const intv lower = p <= q;
+        realv by_s, by_sigma, t_hat;
+        const realv small = reg_truncated_mean(lower ? p : q, blurred ? sigma : REG_V(1.0f), &by_s, &by_sigma);
+        const realv large = 1.0f - small;
+        const realv log_small = log(small), log_large = log1p(-small);
+        const realv loss_hat = reg_focal_binary(lower ? small : large, lower ? large : small,
+                                                lower ? log_small : log_large, lower ? log_large : log_small,
+                                                y, w, gamma, gamma_n, &t_hat);
+        const realv by_p_hat = t_hat / (small * large); // ∂ℓ/∂p̂ = t̂ / (p̂ q̂)
+        loss = blurred ? loss_hat : loss;
+        *t = blurred ? by_p_hat * by_s * (p * q) : *t;
+        *dsigma = blurred ? (lower ? by_p_hat * by_sigma : -by_p_hat * by_sigma) : REG_V(0.0f);
     }
 #endif
-    const float2 r = reg_focal_binary(pp.x, pp.y, pp.z, pp.w, y, w, gamma, gamma_n);
-    return (float3)(r.x, r.y, 0.0f);
+    return loss;
 }
 
 // (p, q, log p, log q) of p = σ(z) for any finite z: one exp, one log1p, one division.
-inline float4 reg_sigmoid_parts(float z) {
-    const float e = exp(-fabs(z));
-    const float l = log1p(e);
-    const float big = 1.0f / (1.0f + e), small = e * big;
-    return z >= 0.0f ? (float4)(big, small, -l, -(z + l)) : (float4)(small, big, z - l, -l);
+inline void reg_sigmoid_parts(realv z, realv *p, realv *q, realv *lp, realv *lq) {
+    const realv e = exp(-fabs(z));
+    const realv l = log1p(e);
+    const realv big = 1.0f / (1.0f + e), small = e * big;
+    const intv up = z >= 0.0f;
+    *p = up ? big : small;
+    *q = up ? small : big;
+    *lp = up ? -l : z - l;
+    *lq = up ? -(z + l) : -l;
 }
 
 // torchvision's split weight a·y + (1 − a)(1 − y); a < 0 means no split (weight 1).
-inline float reg_split_weight(float a, float y) {
-    return a < 0.0f ? 1.0f : a * y + (1.0f - a) * (1.0f - y);
+inline realv reg_split_weight(float a, realv y) {
+    return a < 0.0f ? REG_V(1.0f) : a * y + (1.0f - a) * (1.0f - y);
 }
 
-// The spatial weight g of element i and whether its input is valid.
-inline float reg_spatial(__global const float *spatial, ulong i, float beta, float delta, bool *ok) {
+// g = σ(β(d − δ)) lane by lane, as refinement.cl's reg_refinement: β = 0 gives ½, d = ±∞ gives 1 or
+// 0 by the signs of β and d.
+inline realv reg_refinement_v(realv d, float beta, float delta) {
+    if (beta == 0.0f) return REG_V(0.5f);
+    const realv inf = beta > 0.0f ? REG_V(INFINITY) : REG_V(-INFINITY);
+    const realv t = isinf(d) ? (d > 0.0f ? inf : -inf) : beta * (d - delta);
+    const realv e = exp(-fabs(t));
+    const realv r = 1.0f / (1.0f + e);
+    return t >= 0.0f ? r : e * r;
+}
+
+// The spatial weight g of elements [first, end) and whether each is valid (*ok narrowed).
+inline realv reg_spatial(__global const spatial_t *spatial, ulong first, ulong end, float beta, float delta, intv *ok) {
 #if SPATIAL == 1
-    const float g = spatial[i];
-    *ok = *ok && isfinite(g) && g >= 0.0f;
+    const realv g = reg_load_spatial(spatial, first, end);
+    *ok = *ok & isfinite(g) & (g >= 0.0f);
     return g;
 #elif SPATIAL == 2
-    const float d = spatial[i];
-    *ok = *ok && !isnan(d);
-    return reg_refinement(d, beta, delta);
+    const realv d = reg_load_spatial(spatial, first, end);
+    *ok = *ok & !isnan(d);
+    return reg_refinement_v(isnan(d) ? REG_V(0.0f) : d, beta, delta);
 #else
-    return 1.0f;
+    return REG_V(1.0f);
 #endif
 }
 
-// The σ of element i and whether it is valid.
-inline float reg_sigma(__global const float *sigma_map, ulong i, float sigma_scalar, bool *ok) {
+// The σ of elements [first, end) and whether each is valid.
+inline realv reg_sigma(__global const sigma_t *sigma_map, ulong first, ulong end, float sigma_scalar, intv *ok) {
 #if UNCERTAINTY == 2
-    const float s = sigma_map[i];
-    *ok = *ok && s >= 0.0f && s <= REG_SIGMA_MAX;
+    const realv s = reg_load_sigma(sigma_map, first, end);
+    *ok = *ok & (s >= 0.0f) & (s <= REG_SIGMA_MAX);
     return s;
 #elif UNCERTAINTY == 1
-    return sigma_scalar;
+    return REG_V(sigma_scalar);
 #else
-    return 0.0f;
+    return REG_V(0.0f);
 #endif
 }
 
-// Writes an element's outputs besides the gradient: ∂L/∂σ (per-element σ, scaled like the
-// gradient) and ℓ (reduction none). r = (ℓ, t, ∂ℓ/∂σ), zero for ignored pixels.
-inline void reg_store_extras(ulong i, float3 r, float scale, __global float *sigma_gradient,
-                             __global float *element_loss) {
+// Writes the outputs of elements [first, end) besides the gradient: ∂L/∂σ (per-element σ, scaled
+// like the gradient) and ℓ (reduction none). Zero for ignored pixels.
+inline void reg_store_extras(ulong first, ulong end, realv loss, realv dsigma, float scale,
+                             __global gradient_t *sigma_gradient, __global float *element_loss) {
 #if UNCERTAINTY == 2
-    sigma_gradient[i] = r.z * scale;
+    reg_store_gradient(dsigma * scale, sigma_gradient, first, end);
 #endif
 #if ELEMENT_LOSS
-    element_loss[i] = r.x;
+    reg_store_f32(loss, element_loss, first, end);
 #endif
-}
-
-// (non-ignored, positive) for one pixel's label: positive means a class label 1…C.
-inline ulong2 reg_label_counts(uint label, uint classes) {
-    const ulong kept = label != REG_IGNORE_LABEL;
-    return (ulong2)(kept, kept & (label >= 1u) & (label <= classes));
 }
 
 // 1 when element i (class c of its sample) is the sample's first target > 0: each sample with a
 // positive target is counted once, by one element. Positives are rare: the look-back is cheap.
-inline ulong reg_first_positive(__global const float *targets, ulong i, uint c) {
+inline ulong reg_first_positive(__global const targets_t *targets, ulong i, uint c) {
     for (uint k = 1; k <= c; ++k) {
-        if (targets[i - k] > 0.0f) return 0;
+        if (reg_target(targets, i - k) > 0.0f) return 0;
     }
     return 1;
 }
 
+// Samples whose first positive target lies in elements [first, end): scalar, and only where a
+// lane of y is positive.
+inline ulong reg_positive_samples(__global const targets_t *targets, realv y, ulong first, ulong end, uint classes) {
+    if (!REG_ANY(y > 0.0f)) return 0;
+    ulong positives = 0;
+    for (ulong i = first; i < min(first + VECTOR_WIDTH, end); ++i) {
+        if (reg_target(targets, i) > 0.0f) positives += reg_first_positive(targets, i, (uint)(i % classes));
+    }
+    return positives;
+}
+
+// The vectors this work-item visits: `chunk` consecutive ones (ITEM_PARTIALS), or every
+// global-size-th from its id (a grid-stride loop).
+#if ITEM_PARTIALS
+#define REG_FOR_VECTORS(v, vectors)                                                                 \
+    for (ulong v = get_global_id(0) * chunk, v##_end = min(v + chunk, (vectors)); v < v##_end; ++v)
+#else
+#define REG_FOR_VECTORS(v, vectors) for (ulong v = get_global_id(0); v < (vectors); v += get_global_size(0))
+#endif
+
 // ---------------------------------------------------------------------------------------------
-// Detection: [N, C] logits and float targets, sigmoid, one work-item per element.
-__kernel void focal_detection(__global const float *logits,
-                              __global const float *targets,
-                              __global const float *spatial,
-                              __global const float *sigma_map,
+// Detection: [N, C] logits and float targets, sigmoid; each work-item takes VECTOR_WIDTH
+// consecutive elements at a time.
+__kernel void focal_detection(__global const logits_t *logits,
+                              __global const targets_t *targets,
+                              __global const spatial_t *spatial,
+                              __global const sigma_t *sigma_map,
                               __global const float *alpha,
                               const uint classes,
                               const ulong elements,
@@ -245,64 +350,74 @@ __kernel void focal_detection(__global const float *logits,
                               const float beta,
                               const float delta,
                               __global const float *gradient_scale,
-                              __global float *gradient,
-                              __global float *sigma_gradient,
+                              __global gradient_t *gradient,
+                              __global gradient_t *sigma_gradient,
                               __global float *element_loss,
                               __global float4 *partial_sums,
                               __global ulong2 *partial_counts,
                               __local float4 *scratch_sums,
                               __local ulong2 *scratch_counts,
-                              __global int *invalid) {
+                              __global int *invalid,
+                              const ulong chunk) {
     const float scale = gradient_scale[0];
-    const ulong step = get_global_size(0);
-    const uint class_step = (uint)(step % classes);
-    uint c = (uint)(get_global_id(0) % classes);
-    float2 loss = (float2)(0.0f), dsigma = (float2)(0.0f);
-    bool finite = true;
+    realv loss_hi = REG_V(0.0f), loss_lo = REG_V(0.0f), dsigma_hi = REG_V(0.0f), dsigma_lo = REG_V(0.0f);
+    intv finite = REG_TRUE;
     ulong positives = 0;
-    for (ulong i = get_global_id(0); i < elements; i += step) {
-        float z = logits[i];
-        float y = targets[i];
-        if (y > 0.0f) positives += reg_first_positive(targets, i, c);
-        bool ok = isfinite(z) && y >= 0.0f && y <= 1.0f;
-        float w = alpha[c] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, i, beta, delta, &ok);
-        float sigma = reg_sigma(sigma_map, i, sigma_scalar, &ok);
-        if (!ok) { // flagged for the host, which names the element; keep the arithmetic finite
-            *invalid = 1;
-            z = 0.0f;
-            y = 0.0f;
-            w = 0.0f;
-            sigma = 0.0f;
+    REG_FOR_VECTORS(v, (elements + VECTOR_WIDTH - 1) / VECTOR_WIDTH) {
+        const ulong first = v * VECTOR_WIDTH;
+        realv z = reg_load_logits(logits, first, elements);
+        realv y = reg_load_targets(targets, first, elements);
+        positives += reg_positive_samples(targets, y, first, elements, classes);
+        // α of each lane's class (the classes repeat along the row-major [N, C] layout)
+#if VECTOR_WIDTH == 1
+        const realv a = alpha[first % classes];
+#else
+        float lanes[VECTOR_WIDTH];
+        for (uint j = 0, c = (uint)(first % classes); j < VECTOR_WIDTH; ++j, c = c + 1 == classes ? 0 : c + 1) {
+            lanes[j] = alpha[c];
         }
-        const float3 r = reg_focal_element(reg_sigmoid_parts(z), y, w, gamma, gamma_n, sigma);
-        const float gz = r.y * scale;
-        gradient[i] = gz;
-        finite = finite && isfinite(gz) && isfinite(r.x) && isfinite(r.z * scale);
-        reg_store_extras(i, r, scale, sigma_gradient, element_loss);
-        loss = reg_sum_add(loss, r.x);
-#if UNCERTAINTY == 1
-        dsigma = reg_sum_add(dsigma, r.z);
+        const realv a = REG_VLOAD(0, lanes);
 #endif
-        c += class_step;
-        if (c >= classes) c -= classes;
+        const intv present = REG_LANES < (uint)min(elements - first, (ulong)VECTOR_WIDTH); // lanes past the end: weight 0
+        intv ok = isfinite(z) & (y >= 0.0f) & (y <= 1.0f);
+        realv w = a * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, first, elements, beta, delta, &ok);
+        realv sigma = reg_sigma(sigma_map, first, elements, sigma_scalar, &ok);
+        if (!REG_ANY(!ok)) {
+        } else { // flagged for the host, which names the element; keep the arithmetic finite
+            *invalid = 1;
+            z = ok ? z : REG_V(0.0f);
+            y = ok ? y : REG_V(0.0f);
+            w = ok ? w : REG_V(0.0f);
+            sigma = ok ? sigma : REG_V(0.0f);
+        }
+        w = present ? w : REG_V(0.0f);
+        realv p, q, lp, lq, t, dsigma;
+        reg_sigmoid_parts(z, &p, &q, &lp, &lq);
+        const realv loss = reg_focal_element(p, q, lp, lq, y, w, gamma, gamma_n, sigma, &t, &dsigma);
+        const realv gz = t * scale;
+        reg_store_gradient(gz, gradient, first, elements);
+        finite = finite & isfinite(gz) & isfinite(loss) & isfinite(dsigma * scale);
+        reg_store_extras(first, elements, loss, dsigma, scale, sigma_gradient, element_loss);
+        reg_sum_add_v(&loss_hi, &loss_lo, loss);
+#if UNCERTAINTY == 1
+        reg_sum_add_v(&dsigma_hi, &dsigma_lo, dsigma);
+#endif
     }
-    if (!finite) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
-    reg_group_reduce(scratch_sums, scratch_counts, (float4)(loss, dsigma), (ulong2)(0, positives));
-    if (get_local_id(0) == 0) {
-        partial_sums[get_group_id(0)] = scratch_sums[0];
-        partial_counts[get_group_id(0)] = scratch_counts[0]; // .x stays 0: the host knows N
-    }
+    if (REG_ANY(!finite)) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
+    const float4 sums = (float4)(reg_sum_lanes(loss_hi, loss_lo), reg_sum_lanes(dsigma_hi, dsigma_lo));
+    // counts.x stays 0: the host knows N
+    reg_write_partials(partial_sums, partial_counts, scratch_sums, scratch_counts, sums, (ulong2)(0, positives));
 }
 
 // ---------------------------------------------------------------------------------------------
-// Segmentation: [B, C, H, W] logits and a [B, H, W] label map, one work-item per pixel, reading
-// channel k at stride H·W (neighbouring work-items read neighbouring addresses). The one-hot target
-// y_k = [label = k + 1] is formed on the fly. An ignored pixel (255) gets weight 0, writes zeros and
-// is not counted.
-__kernel void focal_segmentation(__global const float *logits,
+// Segmentation: [B, C, H, W] logits and a [B, H, W] label map; each work-item takes VECTOR_WIDTH
+// consecutive pixels of one map at a time (a map's last vector may be partial), reading channel k
+// at stride H·W. The one-hot target y_k = [label = k + 1] is formed on the fly. An ignored pixel
+// (255) gets weight 0, writes zeros and is not counted.
+__kernel void focal_segmentation(__global const logits_t *logits,
                                  __global const uchar *labels,
-                                 __global const float *spatial,
-                                 __global const float *sigma_map,
+                                 __global const spatial_t *spatial,
+                                 __global const sigma_t *sigma_map,
                                  __global const float *alpha,
                                  const uint classes,
                                  const ulong plane,
@@ -314,155 +429,152 @@ __kernel void focal_segmentation(__global const float *logits,
                                  const float beta,
                                  const float delta,
                                  __global const float *gradient_scale,
-                                 __global float *gradient,
-                                 __global float *sigma_gradient,
+                                 __global gradient_t *gradient,
+                                 __global gradient_t *sigma_gradient,
                                  __global float *element_loss,
                                  __global float4 *partial_sums,
                                  __global ulong2 *partial_counts,
                                  __local float4 *scratch_sums,
                                  __local ulong2 *scratch_counts,
-                                 __global int *invalid) {
+                                 __global int *invalid,
+                                 const ulong chunk) {
     const float scale = gradient_scale[0];
-    const ulong step = get_global_size(0);
-    const ulong batch_step = step / plane, offset_step = step % plane;
-    ulong b = get_global_id(0) / plane, offset = get_global_id(0) % plane;
-    float2 loss = (float2)(0.0f), dsigma = (float2)(0.0f);
-    ulong2 count = (ulong2)(0);
-    bool finite = true;
-    for (ulong i = get_global_id(0); i < pixels; i += step) {
+    const ulong per_plane = (plane + VECTOR_WIDTH - 1) / VECTOR_WIDTH; // vectors per map
+    realv loss_hi = REG_V(0.0f), loss_lo = REG_V(0.0f), dsigma_hi = REG_V(0.0f), dsigma_lo = REG_V(0.0f);
+    uintv kept_count = (uintv)(0), positive_count = (uintv)(0);
+    intv finite = REG_TRUE;
+    REG_FOR_VECTORS(v, pixels / plane * per_plane) {
+        const ulong b = v / per_plane, offset = (v - b * per_plane) * VECTOR_WIDTH;
+        const ulong pixel = b * plane + offset, pixel_end = (b + 1) * plane;
         const ulong base = b * classes * plane + offset;
-        const uint label = labels[i];
-        const bool keep = label != REG_IGNORE_LABEL;
-        bool ok = keep ? label <= classes : true;
-        count += reg_label_counts(label, classes);
+        const uintv label = reg_load_labels(labels, pixel, pixel_end);
+        const intv present = REG_LANES < (uint)min(plane - offset, (ulong)VECTOR_WIDTH);
+        const intv keep = present & (label != REG_IGNORE_LABEL);
+        intv ok = keep ? (label <= classes) : REG_TRUE;
+        kept_count += reg_ones(keep);
+        positive_count += reg_ones(keep & (label >= 1u) & (label <= classes));
+        realv pixel_loss = REG_V(0.0f);
 #if SOFTMAX
         // p = softmax(z) with m = max z at index top, m2 = max of the others:
         //   S' = Σ_{k≠top} e^(z_k − m2) ≥ 1,  E = e^(m2 − m),  S = 1 + E·S' = Σ e^(z_k − m)
         //   log p_k = z_k − m − log S;  p_top = 1/S,  q_top = E·S'/S,  log q_top = (m2 − m) + log S' − log S
         //   q_k = 1 − p_k (≥ ½) for k ≠ top;  p_k / q_top = e^(z_k − m2) / S'
-        float z[CLASSES], ex[CLASSES], t[CLASSES];
-        float m = -INFINITY;
-        uint top = 0;
+        realv z[CLASSES], ex[CLASSES], t[CLASSES];
+        realv m = REG_V(-INFINITY);
+        intv top = (intv)(0);
         for (uint k = 0; k < CLASSES; ++k) {
-            z[k] = logits[base + k * plane];
-            ok = ok && isfinite(z[k]);
-            if (z[k] > m) {
-                m = z[k];
-                top = k;
-            }
+            z[k] = reg_load_logits(logits, base + k * plane, base - offset + (k + 1) * plane);
+            ok = ok & isfinite(z[k]);
+            const intv above = z[k] > m;
+            m = above ? z[k] : m;
+            top = above ? (intv)(k) : top;
         }
-        if (!ok) {
+        if (REG_ANY(!ok)) {
             *invalid = 1;
-            for (uint k = 0; k < CLASSES; ++k) z[k] = 0.0f;
-            m = 0.0f;
-            top = 0;
+            for (uint k = 0; k < CLASSES; ++k) z[k] = ok ? z[k] : REG_V(0.0f);
+            m = ok ? m : REG_V(0.0f);
+            top = ok ? top : (intv)(0);
         }
-        float m2 = -INFINITY;
+        realv m2 = REG_V(-INFINITY);
+        for (uint k = 0; k < CLASSES; ++k) m2 = top == (intv)(k) ? m2 : fmax(m2, z[k]);
+        realv rest = REG_V(0.0f);
         for (uint k = 0; k < CLASSES; ++k) {
-            if (k != top) m2 = fmax(m2, z[k]);
-        }
-        float rest = 0.0f;
-        for (uint k = 0; k < CLASSES; ++k) {
-            ex[k] = k == top ? 0.0f : exp(z[k] - m2);
+            ex[k] = top == (intv)(k) ? REG_V(0.0f) : exp(z[k] - m2);
             rest += ex[k];
         }
-        const float e_top = exp(m2 - m);
-        const float log_s = log1p(e_top * rest), log_rest = log(rest);
-        const float p_top = 1.0f / (1.0f + e_top * rest);
-        float pixel_loss = 0.0f;
+        const realv e_top = exp(m2 - m);
+        const realv log_s = log1p(e_top * rest), log_rest = log(rest);
+        const realv p_top = 1.0f / (1.0f + e_top * rest);
+        realv t_top = REG_V(0.0f);
         for (uint k = 0; k < CLASSES; ++k) {
-            const ulong e = base + k * plane;
-            const float y = label == k + 1 ? 1.0f : 0.0f;
-            float4 pp;
-            if (k == top) {
-                pp = (float4)(p_top, e_top * rest * p_top, -log_s, (m2 - m) + log_rest - log_s);
-            } else {
-                const float p = ex[k] * e_top * p_top;
-                pp = (float4)(p, 1.0f - p, z[k] - m - log_s, log1p(-p));
-            }
-            bool element_ok = true;
-            float w = alpha[k] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, e, beta, delta, &element_ok);
-            float sigma = reg_sigma(sigma_map, e, sigma_scalar, &element_ok);
-            if (!element_ok) {
+            const ulong first = base + k * plane, end = base - offset + (k + 1) * plane;
+            const realv y = label == k + 1 ? REG_V(1.0f) : REG_V(0.0f);
+            const intv is_top = top == (intv)(k);
+            const realv p_other = ex[k] * e_top * p_top;
+            const realv p = is_top ? p_top : p_other;
+            const realv q = is_top ? e_top * rest * p_top : 1.0f - p_other;
+            const realv lp = is_top ? -log_s : z[k] - m - log_s;
+            const realv lq = is_top ? (m2 - m) + log_rest - log_s : log1p(-p_other);
+            intv element_ok = REG_TRUE;
+            realv w = alpha[k] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, first, end, beta, delta, &element_ok);
+            realv sigma = reg_sigma(sigma_map, first, end, sigma_scalar, &element_ok);
+            if (REG_ANY(!element_ok)) {
                 *invalid = 1;
-                sigma = 0.0f;
+                sigma = element_ok ? sigma : REG_V(0.0f);
             }
-            if (!(ok && element_ok && keep)) w = 0.0f;
-            const float3 r = reg_focal_element(pp, y, w, gamma, gamma_n, sigma);
-            t[k] = r.y;
-            pixel_loss += r.x;
-            finite = finite && isfinite(r.z * scale);
-            reg_store_extras(e, r, scale, sigma_gradient, element_loss);
+            w = (ok & element_ok & keep) ? w : REG_V(0.0f);
+            realv dsigma;
+            const realv loss = reg_focal_element(p, q, lp, lq, y, w, gamma, gamma_n, sigma, &t[k], &dsigma);
+            t_top = is_top ? t[k] : t_top;
+            pixel_loss += loss;
+            finite = finite & isfinite(dsigma * scale);
+            reg_store_extras(first, end, loss, dsigma, scale, sigma_gradient, element_loss);
 #if UNCERTAINTY == 1
-            dsigma = reg_sum_add(dsigma, r.z);
+            reg_sum_add_v(&dsigma_hi, &dsigma_lo, dsigma);
 #endif
         }
         // ∂L/∂z_k = Σ_c t_c/(q_c)·(δ_ck − p_k)·… = t_k − p_k Σ_{c≠k} t_c/q_c, written with
         // Q = Σ_{c≠top} t_c/q_c (every q_c ≥ ½ there):
         //   k = top:  t_top − p_top·Q
         //   k ≠ top:  t_k/q_k − p_k·Q − t_top·(p_k/q_top)
-        float sum_q = 0.0f;
+        realv sum_q = REG_V(0.0f);
         for (uint k = 0; k < CLASSES; ++k) {
-            if (k != top) sum_q += t[k] / (1.0f - ex[k] * e_top * p_top);
+            sum_q += top == (intv)(k) ? REG_V(0.0f) : t[k] / (1.0f - ex[k] * e_top * p_top);
         }
         for (uint k = 0; k < CLASSES; ++k) {
-            const ulong e = base + k * plane;
-            float g;
-            if (k == top) {
-                g = t[k] - p_top * sum_q;
-            } else {
-                const float p = ex[k] * e_top * p_top;
-                g = t[k] / (1.0f - p) - p * sum_q - t[top] * (ex[k] / rest);
-            }
-            const float gz = keep ? g * scale : 0.0f;
-            gradient[e] = gz;
-            finite = finite && isfinite(gz);
+            const realv p = ex[k] * e_top * p_top;
+            const realv g = top == (intv)(k) ? t[k] - p_top * sum_q
+                                             : t[k] / (1.0f - p) - p * sum_q - t_top * (ex[k] / rest);
+            const realv gz = keep ? g * scale : REG_V(0.0f);
+            reg_store_gradient(gz, gradient, base + k * plane, base - offset + (k + 1) * plane);
+            finite = finite & isfinite(gz);
         }
-        finite = finite && isfinite(pixel_loss);
-        loss = reg_sum_add(loss, pixel_loss);
+        finite = finite & isfinite(pixel_loss);
 #else
         for (uint k = 0; k < classes; ++k) {
-            const ulong e = base + k * plane;
-            float z = logits[e];
-            const float y = label == k + 1 ? 1.0f : 0.0f;
-            bool element_ok = isfinite(z);
-            float w = alpha[k] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, e, beta, delta, &element_ok);
-            float sigma = reg_sigma(sigma_map, e, sigma_scalar, &element_ok);
-            if (!(ok && element_ok)) {
+            const ulong first = base + k * plane, end = base - offset + (k + 1) * plane;
+            realv z = reg_load_logits(logits, first, end);
+            const realv y = label == k + 1 ? REG_V(1.0f) : REG_V(0.0f);
+            intv element_ok = isfinite(z);
+            realv w = alpha[k] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, first, end, beta, delta, &element_ok);
+            realv sigma = reg_sigma(sigma_map, first, end, sigma_scalar, &element_ok);
+            const intv valid = ok & element_ok;
+            if (REG_ANY(!valid)) {
                 *invalid = 1;
-                z = 0.0f;
-                sigma = 0.0f;
+                z = valid ? z : REG_V(0.0f);
+                sigma = valid ? sigma : REG_V(0.0f);
             }
-            if (!(ok && element_ok && keep)) w = 0.0f;
-            const float3 r = reg_focal_element(reg_sigmoid_parts(z), y, w, gamma, gamma_n, sigma);
-            const float gz = keep ? r.y * scale : 0.0f;
-            gradient[e] = gz;
-            finite = finite && isfinite(gz) && isfinite(r.x) && isfinite(r.z * scale);
-            reg_store_extras(e, r, scale, sigma_gradient, element_loss);
-            loss = reg_sum_add(loss, r.x);
+            w = (valid & keep) ? w : REG_V(0.0f);
+            realv p, q, lp, lq, t, dsigma;
+            reg_sigmoid_parts(z, &p, &q, &lp, &lq);
+            const realv loss = reg_focal_element(p, q, lp, lq, y, w, gamma, gamma_n, sigma, &t, &dsigma);
+            const realv gz = keep ? t * scale : REG_V(0.0f);
+            reg_store_gradient(gz, gradient, first, end);
+            finite = finite & isfinite(gz) & isfinite(loss) & isfinite(dsigma * scale);
+            reg_store_extras(first, end, loss, dsigma, scale, sigma_gradient, element_loss);
+            pixel_loss += loss;
 #if UNCERTAINTY == 1
-            dsigma = reg_sum_add(dsigma, r.z);
+            reg_sum_add_v(&dsigma_hi, &dsigma_lo, dsigma);
 #endif
         }
 #endif
-        offset += offset_step;
-        b += batch_step;
-        if (offset >= plane) {
-            offset -= plane;
-            b += 1;
-        }
+        reg_sum_add_v(&loss_hi, &loss_lo, pixel_loss);
     }
-    if (!finite) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
-    reg_group_reduce(scratch_sums, scratch_counts, (float4)(loss, dsigma), count);
-    if (get_local_id(0) == 0) {
-        partial_sums[get_group_id(0)] = scratch_sums[0];
-        partial_counts[get_group_id(0)] = scratch_counts[0];
-    }
+    if (REG_ANY(!finite)) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
+    const float4 sums = (float4)(reg_sum_lanes(loss_hi, loss_lo), reg_sum_lanes(dsigma_hi, dsigma_lo));
+    reg_write_partials(partial_sums, partial_counts, scratch_sums, scratch_counts, sums,
+                       (ulong2)(reg_total(kept_count), reg_total(positive_count)));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Normalisers known before the main pass (docs/math.md §5): the counts that the gradient's 1/M
 // needs, into per-group partials that finish_sums reduces.
+
+// (non-ignored, positive) for one pixel's label: positive means a class label 1…C.
+inline ulong2 reg_label_counts(uint label, uint classes) {
+    const ulong kept = label != REG_IGNORE_LABEL;
+    return (ulong2)(kept, kept & (label >= 1u) & (label <= classes));
+}
 
 // Segmentation: (non-ignored pixels, pixels labelled 1…C), 1 byte per pixel read.
 __kernel void count_labels(__global const uchar *labels,
@@ -484,7 +596,7 @@ __kernel void count_labels(__global const uchar *labels,
 }
 
 // Detection: (0, samples with at least one target > 0), one work-item per sample.
-__kernel void count_positive_rows(__global const float *targets,
+__kernel void count_positive_rows(__global const targets_t *targets,
                                   const ulong samples,
                                   const uint classes,
                                   __global float4 *partial_sums,
@@ -494,7 +606,7 @@ __kernel void count_positive_rows(__global const float *targets,
     ulong positives = 0;
     for (ulong n = get_global_id(0); n < samples; n += get_global_size(0)) {
         bool any = false;
-        for (uint k = 0; k < classes; ++k) any = any || targets[n * classes + k] > 0.0f;
+        for (uint k = 0; k < classes; ++k) any = any || reg_target(targets, n * classes + k) > 0.0f;
         positives += any;
     }
     reg_group_reduce(scratch_sums, scratch_counts, (float4)(0.0f), (ulong2)(0, positives));

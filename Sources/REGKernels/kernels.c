@@ -11,6 +11,9 @@ static const char common_cl[] = {
 static const char refinement_cl[] = {
 #embed "../../Kernels/refinement.cl"
     , 0};
+static const char vector_cl[] = {
+#embed "../../Kernels/vector.cl"
+    , 0};
 static const char focal_loss_cl[] = {
 #embed "../../Kernels/focal_loss.cl"
     , 0};
@@ -26,6 +29,7 @@ static const char box_distance_cl[] = {
 static const reg_kernel_file files[] = {
     REG_KERNEL_FILE("common", common_cl),
     REG_KERNEL_FILE("refinement", refinement_cl),
+    REG_KERNEL_FILE("vector", vector_cl),
     REG_KERNEL_FILE("focal_loss", focal_loss_cl),
     REG_KERNEL_FILE("distance_transform", distance_transform_cl),
     REG_KERNEL_FILE("box_distance", box_distance_cl),

@@ -26,6 +26,8 @@ public struct Device: @unchecked Sendable, CustomStringConvertible {
     public let localMemoryBytes: UInt64
     public let maxWorkGroupSize: Int
     public let extensions: [String]
+    /// CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT: the float vector width the device runs at full rate.
+    public let preferredFloatVectorWidth: Int
 
     public var description: String { "\(name) (\(platformName), \(kind.rawValue))" }
 
@@ -92,6 +94,7 @@ public struct Device: @unchecked Sendable, CustomStringConvertible {
         maxAllocationBytes = try Self.value(id, CL_DEVICE_MAX_MEM_ALLOC_SIZE) as cl_ulong
         localMemoryBytes = try Self.value(id, CL_DEVICE_LOCAL_MEM_SIZE) as cl_ulong
         maxWorkGroupSize = Int(try Self.value(id, CL_DEVICE_MAX_WORK_GROUP_SIZE) as Int)
+        preferredFloatVectorWidth = Int(try Self.value(id, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT) as cl_uint)
     }
 
     private static func string(_ id: cl_device_id, _ info: Int32) throws(OpenCLError) -> String {

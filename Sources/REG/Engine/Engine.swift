@@ -51,10 +51,14 @@ public final class Engine: @unchecked Sendable {
         public var buildOptions: String
         /// Work-group size for the 1-D kernels; nil picks 256, clamped to what each kernel allows.
         public var workGroupSize: Int?
+        /// The element kernels' layout; nil takes the tuning table's row for the device
+        /// (`KernelVariant.tuned(for:)`). Set it to test or time the other variant.
+        public var kernelVariant: KernelVariant?
 
-        public init(buildOptions: String = "", workGroupSize: Int? = nil) {
+        public init(buildOptions: String = "", workGroupSize: Int? = nil, kernelVariant: KernelVariant? = nil) {
             self.buildOptions = buildOptions
             self.workGroupSize = workGroupSize
+            self.kernelVariant = kernelVariant
         }
     }
 

@@ -60,7 +60,9 @@ package final class FocalLossRoutine: DeviceRoutine {
 
     private let context: DeviceContext
     private let configuration: Engine.Configuration
-    /// common.cl + refinement.cl (for reg_refinement) + focal_loss.cl.
+    /// The device's row of the tuning table, or the configured override.
+    let kernelVariant: KernelVariant
+    /// common.cl + refinement.cl + vector.cl + focal_loss.cl.
     private let source: String
     private let countLabels: Kernel
     private let countPositiveRows: Kernel
@@ -75,13 +77,15 @@ package final class FocalLossRoutine: DeviceRoutine {
     package init(context: DeviceContext, configuration: Engine.Configuration) throws(OpenCLError) {
         self.context = context
         self.configuration = configuration
-        guard let focal = KernelSources.files["focal_loss"] else {
-            preconditionFailure("focal_loss.cl is not embedded; add it to Sources/REGKernels/kernels.c")
+        guard let focal = KernelSources.files["focal_loss"], let vector = KernelSources.files["vector"] else {
+            preconditionFailure("focal_loss.cl or vector.cl is not embedded; add it to Sources/REGKernels/kernels.c")
         }
-        source = KernelSources.program("refinement") + "\n#line 1 \"focal_loss.cl\"\n" + focal
+        source = KernelSources.program("refinement") + "\n#line 1 \"vector.cl\"\n" + vector
+            + "\n#line 1 \"focal_loss.cl\"\n" + focal
+        kernelVariant = configuration.kernelVariant ?? .tuned(for: context.device)
         // Build the plain variant now, so that a device that cannot build this file is known at once.
         let base = Variant()
-        let program = try context.program(source: source, options: Self.options(base, configuration))
+        let program = try context.program(source: source, options: Self.options(base, kernelVariant, configuration))
         countLabels = try program.kernel("count_labels")
         countPositiveRows = try program.kernel("count_positive_rows")
         finishSums = try program.kernel("finish_sums")
@@ -93,13 +97,15 @@ package final class FocalLossRoutine: DeviceRoutine {
         unusedBytes = try Buffer<UInt8>(context: context, count: 1)
     }
 
-    private static func options(_ variant: Variant, _ configuration: Engine.Configuration) -> String {
-        configuration.buildOptions.isEmpty ? variant.buildOptions : "\(variant.buildOptions) \(configuration.buildOptions)"
+    private static func options(_ variant: Variant, _ kernelVariant: KernelVariant,
+                                _ configuration: Engine.Configuration) -> String {
+        let options = "\(variant.buildOptions) \(kernelVariant.buildOptions)"
+        return configuration.buildOptions.isEmpty ? options : "\(options) \(configuration.buildOptions)"
     }
 
     private func mainKernel(_ variant: Variant) throws(OpenCLError) -> MainKernel {
         if let cached = mainKernels[variant] { return cached }
-        let program = try context.program(source: source, options: Self.options(variant, configuration))
+        let program = try context.program(source: source, options: Self.options(variant, kernelVariant, configuration))
         let kernel = try program.kernel(variant.kernelName)
         let main = MainKernel(kernel: kernel, workGroupSize: try configuration.workGroupSize(for: kernel))
         mainKernels[variant] = main
@@ -193,18 +199,45 @@ package final class FocalLossRoutine: DeviceRoutine {
         }
     }
 
-    /// Groups of the main kernel and of the label count for `input`: the partial buffers' size.
+    /// How the main kernel is launched for one evaluation.
+    private struct MainLaunch {
+        /// Global work size, a whole number of work-groups.
+        let global: Int
+        /// Partials it writes for `finish_sums`: one per work-item or one per work-group.
+        let partials: Int
+        /// Vectors per work-item (item partials; 1 otherwise).
+        let chunk: Int
+    }
+
+    /// The main kernel's launch for `shape` under this device's kernel variant.
     ///
-    /// Enough groups to cover the input once (at most 2^16). On GPUs and accelerators at most 32
-    /// per compute unit, enough to fill the device several times over, so that `finish_sums`, one
-    /// work-group, reads a few thousand partials at most; the grid-stride loops cover the rest. CPU
-    /// devices keep one element per work-item: PoCL runs a work-item's whole loop before the next
-    /// one's, so a long grid-stride loop there touches a new cache line at every step.
-    private func groups(_ shape: FocalLossShape, _ main: MainKernel) -> (main: Int, count: Int) {
-        let work = shape.rowCount * (Variant(shape).segmentation ? 1 : shape.classes)
+    /// Item partials: chunks of at least 8 vectors, and few enough work-items (about 16K) that
+    /// `finish_sums`, one work-group, reads their partials quickly. Work-group trees: enough groups
+    /// to cover the input once (at most 2^16); on GPUs and accelerators at most 32 per compute unit,
+    /// enough to fill the device several times over, so that `finish_sums` reads a few thousand
+    /// partials at most; the grid-stride loops cover the rest.
+    private func mainLaunch(_ shape: FocalLossShape, _ main: MainKernel) -> MainLaunch {
+        let lanes = kernelVariant.vectorWidth
+        let vectors: Int
+        if case .segmentation(let batch, _, let height, let width) = shape.layout {
+            vectors = batch * ((height * width + lanes - 1) / lanes) // a map's last vector may be partial
+        } else {
+            vectors = (shape.elementCount + lanes - 1) / lanes
+        }
+        if kernelVariant.itemPartials {
+            let chunk = max(8, (vectors + 16_383) / 16_384)
+            let global = LaunchShape.covering(count: (vectors + chunk - 1) / chunk, workGroupSize: main.workGroupSize)
+            return MainLaunch(global: global, partials: global, chunk: chunk)
+        }
         let limit = context.device.kind == .cpu ? Int.max : max(64, 32 * context.device.computeUnits)
-        return (min(LaunchShape.gridStride(count: work, workGroupSize: main.workGroupSize) / main.workGroupSize, limit),
-                min(LaunchShape.gridStride(count: shape.rowCount, workGroupSize: countGroupSize) / countGroupSize, limit))
+        let groups = min(LaunchShape.gridStride(count: vectors, workGroupSize: main.workGroupSize) / main.workGroupSize, limit)
+        return MainLaunch(global: groups * main.workGroupSize, partials: groups, chunk: 1)
+    }
+
+    /// Groups of the label count (segmentation) or positive-row count (detection) pre-pass.
+    private func countGroups(_ shape: FocalLossShape) -> Int {
+        let limit = context.device.kind == .cpu ? Int.max : max(64, 32 * context.device.computeUnits)
+        return min(LaunchShape.gridStride(count: shape.rowCount, workGroupSize: countGroupSize) / countGroupSize, limit)
     }
 
     /// Uploads `input` and allocates the outputs.
@@ -214,8 +247,7 @@ package final class FocalLossRoutine: DeviceRoutine {
 
     /// How many per-group partials an evaluation of `shape` writes: the size of its scratch.
     func partials(for shape: FocalLossShape) throws(OpenCLError) -> Int {
-        let (mainGroups, countGroups) = groups(shape, try mainKernel(Variant(shape)))
-        return max(mainGroups, countGroups)
+        max(mainLaunch(shape, try mainKernel(Variant(shape))).partials, countGroups(shape))
     }
 
     /// Queues every kernel of one evaluation; returns their events (kernel time = their sum).
@@ -223,7 +255,8 @@ package final class FocalLossRoutine: DeviceRoutine {
         let input = problem.shape
         let settings = input.settings
         let main = try mainKernel(problem.variant)
-        let (mainGroups, countGroups) = groups(input, main)
+        let launch = mainLaunch(input, main)
+        let countGroups = self.countGroups(input)
         var events: [Event] = []
         try problem.invalid.fill(0)
 
@@ -278,8 +311,9 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.local(main.workGroupSize * MemoryLayout<SIMD4<Float>>.stride)
         try arguments.local(main.workGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
         try arguments.buffer(problem.invalid)
-        events.append(try main.kernel.launch(global: [mainGroups * main.workGroupSize], local: [main.workGroupSize]))
-        events.append(try finish(problem, groups: mainGroups, scaleMode: 0))
+        try arguments.value(UInt64(launch.chunk))
+        events.append(try main.kernel.launch(global: [launch.global], local: [main.workGroupSize]))
+        events.append(try finish(problem, groups: launch.partials, scaleMode: 0))
         return events
     }
 
