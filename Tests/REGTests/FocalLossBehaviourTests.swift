@@ -37,9 +37,9 @@ struct FocalLossBehaviourTests {
         }
     }
 
-    @Test("Bitwise repeatable over repeated runs", arguments: [nil, 64] as [Int?])
-    func repeatable(workGroupSize: Int?) throws {
-        let engine = try Engines.device(workGroupSize: workGroupSize)
+    @Test("Bitwise repeatable over repeated runs, per kernel variant", arguments: KernelSetup.both)
+    func repeatable(setup: KernelSetup) throws {
+        let engine = try setup.engine()
         let (logits, targets) = Fixtures.detection(samples: 20_011, classes: 7, seed: 77, extremes: true)
         let settings = FocalLoss(alpha: Fixtures.alpha(classes: 7, seed: 1), gamma: 2.5,
                                  spatial: Fixtures.spatial(.distances, count: logits.count, seed: 2),

@@ -52,10 +52,9 @@ struct FocalLossDeviceTests {
     static let gammas: [Float] = [0, 0.5, 1, 2, 2.5]
     static let uncertainties: [Fixtures.UncertaintyKind] = [.none, .scalar(0.05), .perElement]
 
-    @Test("Detection: shapes × γ × σ × spatial × soft targets, at two work-group sizes",
-          arguments: [nil, 64] as [Int?])
-    func detection(workGroupSize: Int?) throws {
-        let engine = try Engines.device(workGroupSize: workGroupSize)
+    @Test("Detection: shapes × γ × σ × spatial × soft targets, both kernel variants", arguments: KernelSetup.both)
+    func detection(setup: KernelSetup) throws {
+        let engine = try setup.engine()
         let shapes = [(1, 1), (1, 7), (7, 1), (13, 7), (257, 3), (1009, 5), (4099, 7)]
         var seed: UInt64 = 1
         for (samples, classes) in shapes {
@@ -83,10 +82,10 @@ struct FocalLossDeviceTests {
         }
     }
 
-    @Test("Segmentation: shapes × activation × γ × σ × spatial, ignore labels, at two work-group sizes",
-          arguments: [FocalLoss.Activation.sigmoid, .softmax], [nil, 64] as [Int?])
-    func segmentation(activation: FocalLoss.Activation, workGroupSize: Int?) throws {
-        let engine = try Engines.device(workGroupSize: workGroupSize)
+    @Test("Segmentation: shapes × activation × γ × σ × spatial, ignore labels, both kernel variants",
+          arguments: [FocalLoss.Activation.sigmoid, .softmax], KernelSetup.both)
+    func segmentation(activation: FocalLoss.Activation, setup: KernelSetup) throws {
+        let engine = try setup.engine()
         var shapes = [(1, 2, 1, 1), (1, 2, 3, 5), (2, 5, 7, 11), (3, 5, 17, 19), (1, 3, 31, 67)]
         if activation == .sigmoid { shapes.insert((1, 1, 1, 1), at: 0) }
         var seed: UInt64 = 50
@@ -118,20 +117,21 @@ struct FocalLossDeviceTests {
         }
     }
 
-    @Test("Any work-group size the device allows, powers of two or not", arguments: [1, 2, 40, 1000, 1024])
-    func workGroupSizes(workGroupSize: Int) throws {
-        let engine = try Engines.device(workGroupSize: workGroupSize)
+    @Test("Any work-group size the device allows, powers of two or not, both kernel variants",
+          arguments: [1, 2, 40, 1000, 1024], [nil, .scalarGroups] as [KernelVariant?])
+    func workGroupSizes(workGroupSize: Int, variant: KernelVariant?) throws {
+        let engine = try Engines.device(workGroupSize: workGroupSize, kernelVariant: variant)
         let (logits, targets) = Fixtures.detection(samples: 3001, classes: 7, seed: 90, extremes: true)
         let settings = FocalLoss(gamma: 2.5, uncertainty: .scalar(0.05))
         Self.expectClose(try engine.focalLoss(detection: logits, targets: targets, samples: 3001, classes: 7, settings),
                          try FocalLossReference.focalLoss(detection: logits, targets: targets, samples: 3001, classes: 7, settings),
-                         "detection, work-group size \(workGroupSize)")
+                         "detection, work-group size \(workGroupSize), \(variant.map(String.init(describing:)) ?? "tuned")")
         let (segLogits, labels) = Fixtures.segmentation(batch: 2, classes: 5, height: 37, width: 41, seed: 91)
         let segSettings = FocalLoss(activation: .softmax, gamma: 2)
         Self.expectClose(try engine.focalLoss(segmentation: segLogits, labels: labels, batch: 2, classes: 5, height: 37,
                                               width: 41, segSettings),
                          try FocalLossReference.focalLoss(segmentation: segLogits, labels: labels, batch: 2, classes: 5,
                                                           height: 37, width: 41, segSettings),
-                         "segmentation, work-group size \(workGroupSize)")
+                         "segmentation, work-group size \(workGroupSize), \(variant.map(String.init(describing:)) ?? "tuned")")
     }
 }
