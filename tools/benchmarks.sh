@@ -2,12 +2,43 @@
 # Regenerates docs/benchmarks.md and docs/benchmarks.svg from `reg bench` on this machine
 # (the statically linked release build of tools/build-static.sh). Extra arguments go to
 # `reg bench`, e.g. --device 1 or --quick.
+#
+# Then the peers (docs/benchmarks-notes.md, "Peers"): tools/setup-peers.sh installs scipy, OpenCV
+# and edt into the venv .build/venv (torch and jax come from tools/test-python.sh), and
+# tools/bench-peers.py runs REG's focal-det-refine, focal-seg-softmax and edt rows interleaved with
+# the same work in PyTorch (eager, torch.compile), JAX, OpenCV, scipy and edt; its table goes under
+# "Peers, measured in the same run". --quick and --device are passed on to it; REG_PEERS_ARGS adds
+# arguments of its own (e.g. "--rounds 3"); REG_PEERS=0 skips the peers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/build-static.sh >&2   # its progress (and any compile error) on stderr
 export POCL_CACHE_DIR="${POCL_CACHE_DIR:-$PWD/.build/pocl-cache}"
 
 table=$(dist/reg bench --markdown --svg docs/benchmarks.svg "$@")
+peers=""
+if [ "${REG_PEERS:-1}" != 0 ]; then
+    tools/setup-peers.sh || echo "benchmarks: tools/setup-peers.sh could not install every peer; the missing ones are skipped" >&2
+    peer_args=(--reg dist/reg)
+    previous=""
+    for arg in "$@"; do
+        case "$arg" in
+            --quick) peer_args+=(--quick) ;;
+            --device=*) peer_args+=("$arg") ;;
+        esac
+        [ "$previous" = --device ] && peer_args+=(--device "$arg")
+        previous=$arg
+    done
+    # shellcheck disable=SC2206 # REG_PEERS_ARGS is split into words on purpose
+    peer_args+=(${REG_PEERS_ARGS:-})
+    if peers=$(.build/venv/bin/python tools/bench-peers.py "${peer_args[@]}"); then
+        :
+    else
+        status=$?
+        echo "benchmarks: tools/bench-peers.py failed (exit $status); docs/benchmarks.md says so" >&2
+        peers="Not measured: \`tools/bench-peers.py ${peer_args[*]}\` failed (exit $status) when this page was generated."
+    fi
+fi
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)
 {
     echo "# Benchmarks"
@@ -19,6 +50,12 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo
     echo
     echo "![Throughput](benchmarks.svg)"
     echo
+    if [ -n "$peers" ]; then
+        echo "## Peers, measured in the same run"
+        echo
+        echo "$peers"
+        echo
+    fi
     cat docs/benchmarks-notes.md
 } > docs/benchmarks.md
 echo "benchmarks: wrote docs/benchmarks.md and docs/benchmarks.svg"
