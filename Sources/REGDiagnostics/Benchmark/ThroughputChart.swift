@@ -1,15 +1,16 @@
 import Foundation
 
 /// The throughput chart of a benchmark report as a self-contained SVG: one group of bars per
-/// operation and size (device, then CPU reference), GB/s on a log scale so both fit, and the
-/// device's measured copy bandwidth as a dashed line, the ceiling a memory-bound kernel can reach.
+/// operation and size (one bar per series: the device in each variant, then the CPU reference),
+/// GB/s on a log scale so both fit, and the device's measured copy bandwidth as a dashed line,
+/// the ceiling a memory-bound kernel can reach.
 public enum ThroughputChart {
     public static func svg(_ report: BenchmarkReport) -> String {
         let rows = report.rows.filter { $0.gigabytesPerSecond.isFinite && $0.gigabytesPerSecond > 0 }
         var groups: [String] = []
         for row in rows where !groups.contains(key(row)) { groups.append(key(row)) }
         var backends: [String] = []
-        for row in rows where !backends.contains(row.backend) { backends.append(row.backend) }
+        for row in rows where !backends.contains(row.series) { backends.append(row.series) }
         let colors = ["#2f6db5", "#e07b39", "#4c9a52", "#9b59b6"]
 
         // Log-scale range in whole decades covering the bars and the bandwidth line.
@@ -51,11 +52,11 @@ public enum ThroughputChart {
         for (g, group) in groups.enumerated() {
             let left = plotLeft + groupGap / 2 + Double(g) * groupWidth
             for (b, backend) in backends.enumerated() {
-                guard let row = rows.first(where: { key($0) == group && $0.backend == backend }) else { continue }
+                guard let row = rows.first(where: { key($0) == group && $0.series == backend }) else { continue }
                 let top = y(row.gigabytesPerSecond)
                 let x = left + Double(b) * barWidth
                 svg += "<rect x=\"\(f(x))\" y=\"\(f(top))\" width=\"\(f(barWidth - 2))\" height=\"\(f(plotTop + plotHeight - top))\" "
-                    + "fill=\"\(colors[b % colors.count])\"><title>\(escape(row.backend)): \(escape(group)): "
+                    + "fill=\"\(colors[b % colors.count])\"><title>\(escape(row.series)): \(escape(row.name)): "
                     + "\(String(format: "%.3g", row.gigabytesPerSecond)) GB/s</title></rect>\n"
             }
             let center = left + Double(backends.count) * barWidth / 2

@@ -6,9 +6,11 @@ import REG
 /// random boxes of several classes (some degenerate to a segment or a point), within 2 ulp
 /// (relative ≤ 2.4e-7) of the float64 reference.
 ///
-/// Benchmark: FCOS-like sample points (strides 8…128) over B images with 20 boxes each, C = 80
-/// classes. Elements are N·C distances; bytes count each point's (x, y, group) read once (12
-/// bytes), the boxes and offsets read once, and the N·C floats written once.
+/// Benchmark (`box-distance/<variant>/BxHxWxB20xC80`): FCOS-like sample points (strides 8…128) over
+/// B images of H×W with 20 boxes each, C = 80 classes: 8×512² and 8×1024² (quick: 2×256²; smoke:
+/// 1×128²). Elements are N·C distances; bytes count each point's (x, y, group) read once (12
+/// bytes), the boxes and offsets read once, and the N·C floats written once. The error is over the
+/// distances.
 enum BoxDistanceDescriptor: OperationDescriptor {
     typealias Routine = BoxDistanceRoutine
     static let name = "box-distance"
@@ -46,14 +48,31 @@ enum BoxDistanceDescriptor: OperationDescriptor {
                          label: "case \(number) (\(points.count) points, \(boxes.count) boxes, C \(classes))")
     }
 
-    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<BoxDistanceProblem>] {
-        try (quick ? [(2, 256)] : [(8, 512), (8, 1024)]).map { batch, side in
-            let (points, boxes) = sample(batch: batch, side: side, seed: UInt64(side))
-            let problem = try BoxDistanceProblem(points: points, boxes: boxes, classes: benchmarkClasses)
-            let bytes = 12 * points.count + 16 * boxes.count + 4 * (batch * benchmarkClasses + 1) + 4 * problem.outputCount
-            return BenchmarkCase(operation: name, problem: problem,
-                                 size: "\(points.count) pts, \(boxes.count) boxes, C=\(benchmarkClasses)",
-                                 elements: problem.outputCount, bytes: bytes, repeats: quick ? 3 : 7)
+    static func benchmarkCases(scale: BenchmarkScale, onDevice: Bool) -> [BenchmarkCase<BoxDistanceProblem>] {
+        let sizes = switch scale { case .full: [(8, 512), (8, 1024)]; case .quick: [(2, 256)]; case .smoke: [(1, 128)] }
+        let classes = benchmarkClasses
+        return sizes.map { batch, side in
+            BenchmarkCase(operation: name, size: "\(batch)x\(side)x\(side)xB\(boxesPerImage)xC\(classes)",
+                          detail: "\(points(batch: batch, side: side)) points × \(classes) classes, \(batch * boxesPerImage) boxes",
+                          warmup: scale == .smoke ? 1 : 2, repeats: scale == .full ? 7 : (scale == .quick ? 3 : 2)) {
+                let (points, boxes) = sample(batch: batch, side: side, seed: UInt64(side))
+                let problem = try BoxDistanceProblem(points: points, boxes: boxes, classes: classes)
+                let bytes = 12 * points.count + 16 * boxes.count + 4 * (batch * classes + 1) + 4 * problem.outputCount
+                return BenchmarkWorkload(problem: problem, elements: problem.outputCount, bytes: bytes)
+            }
+        }
+    }
+
+    /// The distances.
+    static func benchmarkError(_ problem: BoxDistanceProblem, device: [Float], reference: [Double]) -> Double {
+        MaxAbsoluteError.of(device: device, reference: reference)
+    }
+
+    /// How many points `sample` places: the cell centres of strides 8 … 128 over `batch` images.
+    static func points(batch: Int, side: Int) -> Int {
+        batch * [8, 16, 32, 64, 128].reduce(0) { total, stride in
+            let perSide = (side - stride / 2 + stride - 1) / stride
+            return total + perSide * perSide
         }
     }
 

@@ -6,8 +6,9 @@ import REG
 /// anisotropic spacing). Squared distances at unit spacing must be exactly equal (a mismatch fails
 /// the check); distances are judged within 2 ulp (relative ≤ 2.4e-7).
 ///
-/// Benchmark: blob-like label maps, B = 8, C = 5 at 512², 1024², 2048² (quick: B = 2 at 128², 256²).
-/// Elements are pixel-maps (B·C·H·W distances). Bytes count the least the operation must move:
+/// Benchmark (`edt/<variant>/BxHxWxC5`): blob-like label maps, B = 8, C = 5 at 512², 1024², 2048²
+/// (quick: B = 2 at 128², 256²; smoke: B = 1 at 32²). Elements are pixel-maps (B·C·H·W distances);
+/// the error is over the distances. Bytes count the least the operation must move:
 /// the labels read once (1 byte per pixel) and the C float maps written once (4 bytes each). The
 /// two passes actually move about 5× that (see docs/distance-maps.md).
 enum DistanceTransformDescriptor: OperationDescriptor {
@@ -52,19 +53,28 @@ enum DistanceTransformDescriptor: OperationDescriptor {
                          label: "case \(number) (\(batch)×\(height)×\(width), C \(classes), spacing \(spacing)\(squared ? ", squared" : ""))")
     }
 
-    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<DistanceTransformInput>] {
-        let batch = quick ? 2 : 8
-        return try (quick ? [128, 256] : [512, 1024, 2048]).map { side in
-            let labels = blobLabels(batch: batch, height: side, width: side, classes: benchmarkClasses, seed: UInt64(side))
-            let problem = try DistanceTransformProblem(labelCount: labels.count, batch: batch, height: side, width: side,
-                                                       classes: benchmarkClasses, spacing: .unit, squared: false)
+    static func benchmarkCases(scale: BenchmarkScale, onDevice: Bool) -> [BenchmarkCase<DistanceTransformInput>] {
+        let (batch, sides) = switch scale { case .full: (8, [512, 1024, 2048]); case .quick: (2, [128, 256]); case .smoke: (1, [32]) }
+        let classes = benchmarkClasses
+        return sides.map { side in
             // The CPU reference is slow at the largest sizes: fewer runs there.
-            return BenchmarkCase(operation: name, problem: DistanceTransformInput(problem: problem, labels: labels),
-                                 size: "\(batch)×\(side)², C=\(benchmarkClasses)", elements: problem.outputCount,
-                                 bytes: problem.labelCount + 4 * problem.outputCount,
-                                 warmup: !onDevice && side >= 1024 ? 1 : 2,
-                                 repeats: quick ? 3 : (!onDevice && side >= 2048 ? 3 : 5))
+            BenchmarkCase(operation: "edt", size: "\(batch)x\(side)x\(side)xC\(classes)",
+                          detail: "\(batch)×\(side)×\(side) labels, C = \(classes)",
+                          warmup: scale == .smoke || (!onDevice && side >= 1024) ? 1 : 2,
+                          repeats: scale == .full ? (!onDevice && side >= 2048 ? 3 : 5) : (scale == .quick ? 3 : 2)) {
+                let labels = blobLabels(batch: batch, height: side, width: side, classes: classes, seed: UInt64(side))
+                let problem = try DistanceTransformProblem(labelCount: labels.count, batch: batch, height: side, width: side,
+                                                           classes: classes, spacing: .unit, squared: false)
+                return BenchmarkWorkload(problem: DistanceTransformInput(problem: problem, labels: labels),
+                                         elements: problem.outputCount, bytes: problem.labelCount + 4 * problem.outputCount)
+            }
         }
+    }
+
+    /// The distances (the reference's squared distances are rooted, as the judge does).
+    static func benchmarkError(_ input: DistanceTransformInput, device: [Float], reference: [Double]) -> Double {
+        precondition(!input.problem.squared, "the benchmark asks for distances")
+        return MaxAbsoluteError.of(device: device, reference: reference.lazy.map { $0.squareRoot() })
     }
 
     static func run(_ input: DistanceTransformInput, on engine: Engine) throws -> [Float] {

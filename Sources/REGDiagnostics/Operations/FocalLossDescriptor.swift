@@ -9,16 +9,20 @@ import REG
 /// positives (exact);
 /// `focal-loss-gradient` judges ∂L/∂z and ∂L/∂σ (|Δ| ≤ 1e-5 · max(1, max|reference|) per case).
 ///
-/// Benchmark: 2^20 … 2^25 logits (quick: 2^16, 2^18; the float64 reference: 2^20, 2^22, 2^24),
-/// three workloads:
-/// - `focal det`: detection `[N, 8]`, sigmoid, γ = 2, mean. Bytes per logit: 4 logit + 4 target
-///   read, 4 gradient written = 12.
-/// - `focal seg smax`: segmentation `[4, 5, H, 512]`, softmax, γ = 2, mean, ~10% of pixels ignored.
-///   Bytes per pixel: 5·4 logits + 1 label read, 5·4 gradient written, + 1 label read again by the
-///   count pass that the mean's 1/count needs before the gradient is written = 42 (8.4 per logit).
-/// - `focal det d+σ`: detection `[N, 8]` with distances d (g computed in the kernel) and a σ per
-///   logit, γ = 2.5 (the non-integer path), mean. Bytes per logit: 4 each of logit, target, d, σ
-///   read, 4 each of gradient and ∂L/∂σ written = 24.
+/// Benchmark: four workloads, each a row operation. Elements are logits; the detection rows are
+/// `[N, 8]` with N·8 = 2^k (sized `2^k`: 2^20 … 2^25 on the device, 2^20, 2^22, 2^24 on the float64
+/// reference; quick 2^16, 2^18; smoke 2^12), the segmentation rows `[B, 5, H, W]` (sized
+/// `BxHxWxC5`, about the same element counts). All take the mean; the error is over ∂L/∂z.
+/// - `focal-det`: sigmoid, γ = 2, no spatial weight. Bytes per logit: 4 logit + 4 target read,
+///   4 gradient written = 12.
+/// - `focal-det-refine`: the peers' detection workload: sigmoid, α_c = 0.25 + 0.1·c, γ = 2, binary
+///   targets, distances d with g = σ(β(d − δ)), β = 0.5, δ = 8, computed in the kernel. Bytes per
+///   logit: 4 each of logit, target and d read, 4 gradient written = 16.
+/// - `focal-det-refine-sigma`: `focal-det-refine` plus a σ per logit (the uncertainty p̂). Bytes per
+///   logit: 4 each of logit, target, d, σ read, 4 each of gradient and ∂L/∂σ written = 24.
+/// - `focal-seg-softmax`: softmax, C = 5, γ = 2, 10% of pixels ignored. Bytes per pixel: 5·4 logits
+///   + 1 label read, 5·4 gradient written, + 1 label read again by the count pass that the mean's
+///   1/count needs before the gradient is written = 42 (8.4 per logit).
 enum FocalLossDescriptor: OperationDescriptor {
     typealias Routine = FocalLossRoutine
     static let name = "focal-loss"
@@ -106,18 +110,59 @@ enum FocalLossDescriptor: OperationDescriptor {
                          label: "case \(number) (detection \(samples)×\(classes), γ \(settings.gamma))")
     }
 
-    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<FocalLossInput>] {
-        let exponents = quick ? [16, 18] : (onDevice ? Array(20...25) : [20, 22, 24])
-        var cases: [BenchmarkCase<FocalLossInput>] = []
-        for (operation, bytesPerLogit, make) in workloads {
-            for exponent in exponents {
-                let (input, size) = try make(exponent)
-                cases.append(BenchmarkCase(operation: operation, problem: input, size: size, elements: input.elementCount,
-                                           bytes: Int(Double(input.elementCount) * bytesPerLogit),
-                                           warmup: onDevice ? 2 : 1, repeats: quick ? 3 : (exponent >= 24 ? 5 : 7)))
+    static func benchmarkCases(scale: BenchmarkScale, onDevice: Bool) -> [BenchmarkCase<FocalLossInput>] {
+        let exponents = switch scale {
+        case .full: onDevice ? Array(20...25) : [20, 22, 24]
+        case .quick: [16, 18]
+        case .smoke: [12]
+        }
+        // Segmentation maps of about the same element counts (B×H×W pixels, C = 5).
+        let maps: [(batch: Int, height: Int, width: Int)] = switch scale {
+        case .full: onDevice ? [(8, 128, 256), (8, 256, 256), (8, 256, 512), (8, 512, 512), (8, 512, 1024), (8, 1024, 1024)]
+                             : [(8, 128, 256), (8, 256, 512), (8, 512, 1024)]
+        case .quick: [(2, 64, 128), (2, 128, 256)]
+        case .smoke: [(1, 16, 32)]
+        }
+        func timing(_ elements: Int) -> (warmup: Int, repeats: Int) {
+            switch scale {
+            case .full: (onDevice ? 2 : 1, elements >= 1 << 24 ? 5 : 7)
+            case .quick: (onDevice ? 2 : 1, 3)
+            case .smoke: (1, 2)
             }
         }
+        var cases: [BenchmarkCase<FocalLossInput>] = []
+        for (operation, bytesPerLogit, settings) in detectionWorkloads {
+            for exponent in exponents {
+                let samples = (1 << exponent) / 8, (warmup, repeats) = timing(1 << exponent)
+                cases.append(BenchmarkCase(operation: operation, size: "2^\(exponent)", detail: "\(samples)×8 logits",
+                                           warmup: warmup, repeats: repeats) {
+                    let (logits, targets) = detection(samples: samples, classes: 8)
+                    let input = try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: 8,
+                                                   settings(logits.count))
+                    return BenchmarkWorkload(problem: input, elements: input.elementCount,
+                                             bytes: bytesPerLogit * input.elementCount)
+                })
+            }
+        }
+        for (batch, height, width) in maps {
+            let pixels = batch * height * width, (warmup, repeats) = timing(5 * pixels)
+            cases.append(BenchmarkCase(operation: "focal-seg-softmax", size: "\(batch)x\(height)x\(width)xC5",
+                                       detail: "\(batch)×5×\(height)×\(width) logits, 10% of pixels ignored",
+                                       warmup: warmup, repeats: repeats) {
+                let logits = (0..<(pixels * 5)).map(logit)
+                let labels = (0..<pixels).map { j -> UInt8 in j % 10 == 9 ? LabelMap.ignore : UInt8((j &* 7) % 6) }
+                let input = try FocalLossInput(segmentation: logits, labels: labels, batch: batch, classes: 5, height: height,
+                                               width: width, FocalLoss(activation: .softmax, gamma: 2))
+                return BenchmarkWorkload(problem: input, elements: input.elementCount, bytes: 42 * pixels)
+            })
+        }
         return cases
+    }
+
+    /// ∂L/∂z.
+    static func benchmarkError(_ input: FocalLossInput, device: FocalLossResult<Float>,
+                               reference: FocalLossResult<Double>) -> Double {
+        MaxAbsoluteError.of(device: device.gradient, reference: reference.gradient)
     }
 
     static func run(_ input: FocalLossInput, on engine: Engine) throws -> FocalLossResult<Float> {
@@ -135,34 +180,25 @@ enum FocalLossDescriptor: OperationDescriptor {
         try FocalLossReference.evaluate(input)
     }
 
-    /// (operation, bytes per logit, the input at 2^exponent logits with its size label).
-    private static let workloads: [(String, Double, @Sendable (Int) throws -> (FocalLossInput, String))] = [
-        ("focal det", 12, { exponent in
-            let samples = (1 << exponent) / 8
-            let (logits, targets) = detection(samples: samples, classes: 8)
-            return (try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: 8,
-                                       FocalLoss(gamma: 2)), "2^\(exponent) [\(samples),8]")
+    /// The detection workloads: (row operation, bytes per logit, the settings for this many logits).
+    private static let detectionWorkloads: [(String, Int, @Sendable (Int) -> FocalLoss)] = [
+        ("focal-det", 12, { _ in FocalLoss(gamma: 2) }),
+        ("focal-det-refine", 16, { count in
+            FocalLoss(alpha: refineAlpha, gamma: 2, spatial: .distances(refineDistances(count), Refinement(beta: 0.5, delta: 8)))
         }),
-        ("focal seg smax", 42.0 / 5, { exponent in
-            let height = max(1, (1 << exponent) / (5 * 4 * 512))
-            let pixels = 4 * height * 512
-            let logits = (0..<(pixels * 5)).map(logit)
-            let labels = (0..<pixels).map { j -> UInt8 in j % 10 == 9 ? LabelMap.ignore : UInt8((j &* 7) % 6) }
-            return (try FocalLossInput(segmentation: logits, labels: labels, batch: 4, classes: 5, height: height,
-                                       width: 512, FocalLoss(activation: .softmax, gamma: 2)),
-                    "2^\(exponent) [4,5,\(height),512]")
-        }),
-        ("focal det d+σ", 24, { exponent in
-            let samples = (1 << exponent) / 8
-            let (logits, targets) = detection(samples: samples, classes: 8)
-            let distances = (0..<logits.count).map { i in i % 97 == 0 ? Float.infinity : Float(i % 6400) / 100 }
-            let sigma = (0..<logits.count).map { i in Float(i % 50) / 500 }
-            let settings = FocalLoss(gamma: 2.5, spatial: .distances(distances, Refinement(beta: 0.5, delta: 8)),
-                                     uncertainty: .perElement(sigma))
-            return (try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: 8, settings),
-                    "2^\(exponent) [\(samples),8]")
+        ("focal-det-refine-sigma", 24, { count in
+            FocalLoss(alpha: refineAlpha, gamma: 2, spatial: .distances(refineDistances(count), Refinement(beta: 0.5, delta: 8)),
+                      uncertainty: .perElement((0..<count).map { i in Float(i % 50) / 500 }))
         }),
     ]
+
+    /// α_c = 0.25 + 0.1·c for the 8 classes.
+    static let refineAlpha: [Float] = (0..<8).map { 0.25 + 0.1 * Float($0) }
+
+    /// Distances 0 … 64 px in steps of 0.01, with every 97th one ∞ (no object of the class).
+    static func refineDistances(_ count: Int) -> [Float] {
+        (0..<count).map { i in i % 97 == 0 ? Float.infinity : Float(i % 6400) / 100 }
+    }
 
     /// Logits spread over about ±12 by a multiplicative hash of the index.
     static func logit(_ i: Int) -> Float { Float((UInt32(truncatingIfNeeded: i) &* 2_654_435_761) >> 8) / 699_050.7 - 12 }

@@ -17,8 +17,13 @@ protocol OperationDescriptor {
     static var judges: [Judge<Self>] { get }
     /// Random case `number`, drawn from `random`.
     static func randomCase(_ number: Int, _ random: inout SplitMix64) throws -> CheckCase<Problem>
-    /// `reg bench`'s workloads (smaller with `quick`; fewer on the slow float64 reference).
-    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<Problem>]
+    /// `reg bench`'s workloads at `scale` (fewer on the slow float64 reference), named up front;
+    /// each builds its input only when its row runs. A device variant other than f32 (f16) is
+    /// one more case with its `variant` set, returned only when `onDevice`.
+    static func benchmarkCases(scale: BenchmarkScale, onDevice: Bool) -> [BenchmarkCase<Problem>]
+    /// max |device − float64 reference| over the operation's main output, for `reg bench`'s
+    /// `max_abs_error_vs_reference` (equal values, infinities included, differ by 0).
+    static func benchmarkError(_ problem: Problem, device: Routine.Output, reference: ReferenceOutput) -> Double
     /// The public engine call a user makes: what is checked, and what the wall time measures.
     static func run(_ problem: Problem, on engine: Engine) throws -> Routine.Output
     /// The float64 reference.
@@ -47,19 +52,30 @@ struct CheckCase<Problem> {
     var expectsRefusal = false
 }
 
-/// One workload of `reg bench`.
-struct BenchmarkCase<Problem> {
-    /// The row's operation, when an operation has several workloads (e.g. "focal det").
+/// One workload of `reg bench`: its row's name and timing settings, and how to build its input.
+struct BenchmarkCase<Problem>: Sendable {
+    /// The row's operation, e.g. "focal-det-refine" (an operation may have several workloads).
     let operation: String
-    let problem: Problem
-    /// E.g. "2^20 [131072,8]" or "8×512², C=5".
+    /// The device variant: "f32", or e.g. "f16" for a half-precision workload of the same size.
+    /// On the CPU reference every row is named "reference" instead.
+    var variant = BenchmarkVariant.f32
+    /// The size as the row name writes it: "2^22", "8x512x512xC5" (docs/cli.md).
     let size: String
+    /// The size in words, for the label and the tables: "524288×8 logits".
+    let detail: String
+    var warmup = 2
+    var repeats = 5
+    /// Builds the input, with the work units and bytes it stands for.
+    let make: @Sendable () throws -> BenchmarkWorkload<Problem>
+}
+
+/// A built benchmark input.
+struct BenchmarkWorkload<Problem> {
+    let problem: Problem
     /// Work units per run (elements, pixel-maps).
     let elements: Int
     /// What the operation must move at the least: each input read once, each output written once.
     let bytes: Int
-    var warmup = 2
-    var repeats = 5
 }
 
 /// One row of `reg check`: a tolerance and how to compare one case's two results under it.
@@ -104,28 +120,52 @@ extension OperationDescriptor {
         return judges.indices.map { CheckOutcome(row: judges[$0].row, cases: cases, statistics[$0]) }
     }
 
-    /// Times every workload on `engine`: the median wall time of the public call (uploads,
-    /// kernels, read-back), and on OpenCL the median kernel time of one evaluation whose inputs are
-    /// already on the device (from profiling events).
-    static func benchmark(engine: Engine, quick: Bool) throws -> [BenchmarkRecord] {
-        try benchmarkCases(quick: quick, onDevice: engine.device != nil).map { workload in
-            let wall = try Stopwatch.median(warmup: workload.warmup, repeats: workload.repeats) {
-                try Stopwatch.seconds { _ = try run(workload.problem, on: engine) }
+    /// The rows of this operation at `scale` on the device or the CPU reference, named and not
+    /// yet built. The reference keeps only the f32 cases and names them "reference".
+    static func benchmarkJobs(scale: BenchmarkScale, onDevice: Bool) -> [BenchmarkJob] {
+        benchmarkCases(scale: scale, onDevice: onDevice).compactMap { workload in
+            guard onDevice || workload.variant == BenchmarkVariant.f32 else { return nil }
+            let variant = onDevice ? workload.variant : BenchmarkVariant.reference
+            return BenchmarkJob(operation: workload.operation, variant: variant, size: workload.size,
+                                detail: workload.detail, onDevice: onDevice) { engine, repetitions in
+                try benchmark(workload, variant: variant, on: engine, repetitions: repetitions)
             }
-            var kernel = wall
-            var stages: [String: Double]? = nil
-            if case .openCL(let context) = engine.backend {
+        }
+    }
+
+    /// Times one workload on `engine`: the median wall time of the public call (uploads, kernels,
+    /// read-back), and on OpenCL the median kernel time of one evaluation whose inputs are already
+    /// on the device (from profiling events); then, on OpenCL, the float64 reference of the same
+    /// input, once, against the last timed call's output.
+    static func benchmark(_ workload: BenchmarkCase<Problem>, variant: String, on engine: Engine,
+                          repetitions: Int?) throws -> BenchmarkRecord {
+        let built = try workload.make()
+        let repeats = max(1, repetitions ?? workload.repeats)
+        var output: Routine.Output?
+        let wall = try Stopwatch.median(warmup: workload.warmup, repeats: repeats) {
+            var result: Routine.Output?
+            let seconds = try Stopwatch.seconds { result = try run(built.problem, on: engine) }
+            output = result // the previous output is released outside the timed call
+            return seconds
+        }
+        var kernel = wall
+        var stages: [String: Double]? = nil
+        var error = 0.0
+        if case .openCL(let context) = engine.backend {
+            do {
                 let routine = try Routine(context: context, configuration: engine.configuration)
-                let prepared = try routine.prepare(routineProblem(workload.problem))
-                kernel = try Stopwatch.median(warmup: workload.warmup, repeats: workload.repeats) {
+                let prepared = try routine.prepare(routineProblem(built.problem))
+                kernel = try Stopwatch.median(warmup: workload.warmup, repeats: repeats) {
                     try routine.kernelSeconds(prepared)
                 }
                 stages = stageSeconds(prepared)
             }
-            return BenchmarkRecord(operation: workload.operation, backend: "\(engine.backend)", size: workload.size,
-                                   elements: workload.elements, bytes: workload.bytes, medianSeconds: kernel,
-                                   medianWallSeconds: wall, repeats: workload.repeats, stageSeconds: stages)
+            if let output { error = benchmarkError(built.problem, device: output, reference: try reference(built.problem)) }
         }
+        return BenchmarkRecord(operation: workload.operation, variant: variant, size: workload.size,
+                               detail: workload.detail, backend: "\(engine.backend)", elements: built.elements,
+                               bytes: built.bytes, medianSeconds: kernel, medianWallSeconds: wall, repeats: repeats,
+                               maxAbsErrorVsReference: error, stageSeconds: stages)
     }
 
     /// The `InvalidArgument` that `body` throws as a failure; other errors propagate.

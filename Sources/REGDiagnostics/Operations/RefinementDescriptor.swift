@@ -8,7 +8,8 @@ import REG
 /// under 1e-5 down to g ≈ e^-69 ≈ 1e-30; below that only the absolute bound applies. A quarter of
 /// the cases plant a NaN distance: both sides must refuse it at the same index.
 ///
-/// Benchmark: 2^20, 2^22, 2^24 distances (quick: 2^16, 2^20); 4 bytes read (d) + 4 written (g) each.
+/// Benchmark (`refinement/<variant>/2^k`): 2^20, 2^22, 2^24 distances (quick: 2^16, 2^18; smoke:
+/// 2^12), β = 0.5, δ = 8; 4 bytes read (d) + 4 written (g) each. The error is over g.
 enum RefinementDescriptor: OperationDescriptor {
     typealias Routine = RefinementRoutine
     static let name = "refinement"
@@ -36,14 +37,22 @@ enum RefinementDescriptor: OperationDescriptor {
                          expectsRefusal: planted)
     }
 
-    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<RefinementProblem>] {
-        try (quick ? [16, 20] : [20, 22, 24]).map { exponent in
+    static func benchmarkCases(scale: BenchmarkScale, onDevice: Bool) -> [BenchmarkCase<RefinementProblem>] {
+        let exponents = switch scale { case .full: [20, 22, 24]; case .quick: [16, 18]; case .smoke: [12] }
+        return exponents.map { exponent in
             let count = 1 << exponent
-            let distances = (0..<count).map { Float($0 % 4096) / 64 }
-            return BenchmarkCase(operation: name, problem: try RefinementProblem(distances: distances, Refinement(beta: 0.5, delta: 8)),
-                                 size: "2^\(exponent) elements", elements: count, bytes: count * bytesPerElement,
-                                 repeats: quick ? 3 : 7)
+            return BenchmarkCase(operation: name, size: "2^\(exponent)", detail: "\(count) distances",
+                                 warmup: scale == .smoke ? 1 : 2, repeats: scale == .full ? 7 : (scale == .quick ? 3 : 2)) {
+                let distances = (0..<count).map { Float($0 % 4096) / 64 }
+                return BenchmarkWorkload(problem: try RefinementProblem(distances: distances, Refinement(beta: 0.5, delta: 8)),
+                                         elements: count, bytes: count * bytesPerElement)
+            }
         }
+    }
+
+    /// The weights g.
+    static func benchmarkError(_ problem: RefinementProblem, device: [Float], reference: [Double]) -> Double {
+        MaxAbsoluteError.of(device: device, reference: reference)
     }
 
     static func run(_ problem: RefinementProblem, on engine: Engine) throws -> [Float] {

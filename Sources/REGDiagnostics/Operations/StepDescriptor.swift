@@ -8,8 +8,10 @@ import REG
 /// loss: `step` judges the total and each task's sum (relative ≤ 1e-5) and counts (exact);
 /// `step-gradient` judges every gradient (|Δ| ≤ 1e-5 · max(1, max|reference|)).
 ///
-/// Benchmark: N = 100 000 anchors × 7 classes over 8 images, and 8 × 5 × 512² label maps, with
-/// refinement on both tasks (quick: 10 000 anchors, 2 × 5 × 128²). Bytes count each input read
+/// Benchmark (`step/<variant>/BxHxWxC5+NxC7`): N = 100 000 anchors × 7 classes over 8 images of
+/// 512² with 20 boxes each, and 8 × 5 × 512² segmentation logits with their label maps, refinement
+/// on both tasks (quick: 10 000 anchors, 2 × 5 × 128²; smoke: 1 000 anchors, 1 × 5 × 32²); the
+/// error is over every gradient. Bytes count each input read
 /// once and each gradient written once: 12 per detection logit (logit, target, gradient) plus 12
 /// per point and 24 per box; 8 per segmentation logit (logit, gradient) plus 1 per pixel (label).
 /// The stages are the distance kernels (box distances and the EDT) and the focal kernels; the
@@ -102,15 +104,38 @@ enum StepDescriptor: OperationDescriptor {
         return s
     }
 
-    static func benchmarkCases(quick: Bool, onDevice: Bool) throws -> [BenchmarkCase<PinnedStep>] {
-        let (samples, images, side) = quick ? (10_000, 2, 128) : (100_000, 8, 512)
-        let arrays = workload(samples: samples, images: images, side: side)
-        let detElements = samples * 7, segElements = images * 5 * side * side
-        let bytes = 12 * detElements + 12 * samples + 24 * (arrays.detection!.boxes.count / 6)
-            + 8 * segElements + images * side * side
-        return [BenchmarkCase(operation: name, problem: try PinnedStep(arrays, StepSettings()),
-                              size: "\(samples)×7 + \(images)×5×\(side)²", elements: detElements + segElements, bytes: bytes,
-                              warmup: onDevice ? 2 : 1, repeats: quick ? 3 : (onDevice ? 5 : 3))]
+    static func benchmarkCases(scale: BenchmarkScale, onDevice: Bool) -> [BenchmarkCase<PinnedStep>] {
+        let (samples, images, side) = switch scale {
+        case .full: (100_000, 8, 512)
+        case .quick: (10_000, 2, 128)
+        case .smoke: (1_000, 1, 32)
+        }
+        return [BenchmarkCase(operation: name, size: "\(images)x\(side)x\(side)xC5+\(samples)xC7",
+                              detail: "detection \(samples)×7 logits, \(images * 20) boxes + segmentation \(images)×5×\(side)×\(side) logits",
+                              warmup: scale == .smoke ? 1 : (onDevice ? 2 : 1),
+                              repeats: scale == .full ? (onDevice ? 5 : 3) : (scale == .quick ? 3 : 2)) {
+            let arrays = workload(samples: samples, images: images, side: side)
+            let detElements = samples * 7, segElements = images * 5 * side * side
+            let bytes = 12 * detElements + 12 * samples + 24 * (arrays.detection!.boxes.count / 6)
+                + 8 * segElements + images * side * side
+            return BenchmarkWorkload(problem: try PinnedStep(arrays, StepSettings()), elements: detElements + segElements,
+                                     bytes: bytes)
+        }]
+    }
+
+    /// Every gradient the step writes (∂L/∂z of both tasks, and ∂L/∂σ where there are σ maps).
+    static func benchmarkError(_ problem: PinnedStep, device: StepResult, reference: StepOutput) -> Double {
+        var error = MaxAbsoluteError()
+        let pairs: [(UnsafeMutableBufferPointer<Float>?, [Float]?)] = [
+            (problem.gradients.detectionLogits, reference.detectionGradient),
+            (problem.gradients.detectionSigma, reference.detectionSigmaGradient),
+            (problem.gradients.segmentationLogits, reference.segmentationGradient),
+            (problem.gradients.segmentationSigma, reference.segmentationSigmaGradient),
+        ]
+        for case let (device?, reference?) in pairs where !reference.isEmpty {
+            error.add(device: device, reference: reference)
+        }
+        return error.value
     }
 
     /// FCOS-like anchors with one-hot targets for the boxes they fall in, blob label maps, and
