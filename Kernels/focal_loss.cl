@@ -10,7 +10,7 @@
 //   ELEMENT_LOSS  1: ℓ written per element (reduction "none")
 //   SOFTMAX       1: softmax over the classes of each pixel (segmentation); 0: sigmoid
 //   CLASSES       C, sizing the per-pixel private arrays of the softmax kernel
-//   HALF_*        float16 inputs / gradients (vector.cl)
+//   HALF_LOGITS, HALF_TARGETS, HALF_GRADIENT   float16 logits, targets, gradients (vector.cl)
 // and the device's kernel variant (FocalLossRoutine's table):
 //   VECTOR_WIDTH  elements per work-item, as one OpenCL vector (vector.cl)
 //   ITEM_PARTIALS 0: each work-item walks the input in a grid-stride loop and the work-group
@@ -265,13 +265,13 @@ inline realv reg_refinement_v(realv d, float beta, float delta) {
 }
 
 // The spatial weight g of elements [first, end) and whether each is valid (*ok narrowed).
-inline realv reg_spatial(__global const spatial_t *spatial, ulong first, ulong end, float beta, float delta, intv *ok) {
+inline realv reg_spatial(__global const float *spatial, ulong first, ulong end, float beta, float delta, intv *ok) {
 #if SPATIAL == 1
-    const realv g = reg_load_spatial(spatial, first, end);
+    const realv g = reg_load_f32(spatial, first, end);
     *ok = *ok & isfinite(g) & (g >= 0.0f);
     return g;
 #elif SPATIAL == 2
-    const realv d = reg_load_spatial(spatial, first, end);
+    const realv d = reg_load_f32(spatial, first, end);
     *ok = *ok & !isnan(d);
     return reg_refinement_v(isnan(d) ? REG_V(0.0f) : d, beta, delta);
 #else
@@ -280,9 +280,9 @@ inline realv reg_spatial(__global const spatial_t *spatial, ulong first, ulong e
 }
 
 // The σ of elements [first, end) and whether each is valid.
-inline realv reg_sigma(__global const sigma_t *sigma_map, ulong first, ulong end, float sigma_scalar, intv *ok) {
+inline realv reg_sigma(__global const float *sigma_map, ulong first, ulong end, float sigma_scalar, intv *ok) {
 #if UNCERTAINTY == 2
-    const realv s = reg_load_sigma(sigma_map, first, end);
+    const realv s = reg_load_f32(sigma_map, first, end);
     *ok = *ok & (s >= 0.0f) & (s <= REG_SIGMA_MAX);
     return s;
 #elif UNCERTAINTY == 1
@@ -338,8 +338,8 @@ inline ulong reg_positive_samples(__global const targets_t *targets, realv y, ul
 // consecutive elements at a time.
 __kernel void focal_detection(__global const logits_t *logits,
                               __global const targets_t *targets,
-                              __global const spatial_t *spatial,
-                              __global const sigma_t *sigma_map,
+                              __global const float *spatial,
+                              __global const float *sigma_map,
                               __global const float *alpha,
                               const uint classes,
                               const ulong elements,
@@ -416,8 +416,8 @@ __kernel void focal_detection(__global const logits_t *logits,
 // (255) gets weight 0, writes zeros and is not counted.
 __kernel void focal_segmentation(__global const logits_t *logits,
                                  __global const uchar *labels,
-                                 __global const spatial_t *spatial,
-                                 __global const sigma_t *sigma_map,
+                                 __global const float *spatial,
+                                 __global const float *sigma_map,
                                  __global const float *alpha,
                                  const uint classes,
                                  const ulong plane,

@@ -121,8 +121,9 @@ inline void reg_store_f16(realv x, __global half *p, ulong first, ulong end) {
 #endif
 }
 
-// Per-input element types: -DHALF_LOGITS=1 etc. read IEEE float16 with vload_half (core OpenCL,
-// no cl_khr_fp16 needed); arithmetic stays float32. -DHALF_GRADIENT=1 writes float16 gradients.
+// Element types: -DHALF_LOGITS=1 / -DHALF_TARGETS=1 read IEEE float16 with vload_half (core
+// OpenCL, no cl_khr_fp16 needed); arithmetic stays float32. -DHALF_GRADIENT=1 writes the gradients
+// (∂L/∂logits, ∂L/∂σ) as float16, rounded to nearest even.
 #if HALF_LOGITS
 #define logits_t half
 #define reg_load_logits reg_load_f16
@@ -138,20 +139,6 @@ inline void reg_store_f16(realv x, __global half *p, ulong first, ulong end) {
 #define targets_t float
 #define reg_load_targets reg_load_f32
 #define reg_target(p, i) ((p)[i])
-#endif
-#if HALF_SPATIAL
-#define spatial_t half
-#define reg_load_spatial reg_load_f16
-#else
-#define spatial_t float
-#define reg_load_spatial reg_load_f32
-#endif
-#if HALF_SIGMA
-#define sigma_t half
-#define reg_load_sigma reg_load_f16
-#else
-#define sigma_t float
-#define reg_load_sigma reg_load_f32
 #endif
 #if HALF_GRADIENT
 #define gradient_t half

@@ -170,6 +170,16 @@ extension FocalLossResult where Scalar == Double {
     }
 }
 
+extension FocalLossResult where Scalar == Float {
+    /// The gradients as a float16 output holds them (rounded to nearest even, widened back).
+    var gradientsRoundedToHalf: FocalLossResult<Float> {
+        var copy = self
+        copy.gradient = gradient.map { Float(Float16($0)) }
+        copy.sigmaGradient = sigmaGradient?.map { Float(Float16($0)) }
+        return copy
+    }
+}
+
 extension Engine {
     /// The focal loss and its gradient for detection logits `[samples, classes]` (row-major) with
     /// float targets in [0, 1] (soft targets allowed), sigmoid activation.
@@ -207,11 +217,39 @@ extension Engine {
                              width: width, settings)
     }
 
+    /// The detection form on IEEE float16 logits and targets (mixed-precision training): the device
+    /// reads them as float16 — half the bytes of float32 — and computes in float32; the reference
+    /// widens them exactly. `gradient: .float16` has the device write ∂L/∂logits (and ∂L/∂σ) as
+    /// float16, rounded to nearest even; the result holds them widened to `Float`.
+    public func focalLoss(detection logits: [Float16], targets: [Float16], samples: Int, classes: Int,
+                          _ settings: FocalLoss, gradient: FloatPrecision = .float32) throws -> FocalLossResult<Float> {
+        try focalLoss(FocalLossInput(detection: logits, targets: targets, samples: samples, classes: classes, settings,
+                                     gradient: gradient))
+    }
+
+    /// The segmentation form on IEEE float16 logits, as the detection form on float16.
+    public func focalLoss(segmentation logits: [Float16], labels: [UInt8], batch: Int, classes: Int, height: Int,
+                          width: Int, _ settings: FocalLoss, gradient: FloatPrecision = .float32) throws -> FocalLossResult<Float> {
+        try focalLoss(FocalLossInput(segmentation: logits, labels: labels, batch: batch, classes: classes, height: height,
+                                     width: width, settings, gradient: gradient))
+    }
+
+    /// Float32 inputs with the gradients written as `gradient`.
+    public func focalLoss(detection logits: [Float], targets: [Float], samples: Int, classes: Int,
+                          _ settings: FocalLoss, gradient: FloatPrecision) throws -> FocalLossResult<Float> {
+        try focalLoss(FocalLossInput(detection: logits, targets: targets, samples: samples, classes: classes, settings)
+            .writingGradient(gradient))
+    }
+
     private func focalLoss(_ input: FocalLossInput) throws -> FocalLossResult<Float> {
+        let reference = { () throws -> FocalLossResult<Float> in
+            let result = try FocalLossReference.evaluate(input).rounded
+            return input.precision.gradient ? result.gradientsRoundedToHalf : result
+        }
         // Nothing to launch for an empty input: the reference gives its zeros and count.
-        if input.elementCount == 0 { return try FocalLossReference.evaluate(input).rounded }
+        if input.elementCount == 0 { return try reference() }
         var (result, backend) = try run("focal loss", on: FocalLossRoutine.self, input, memory: input.memoryNeeds) {
-            try FocalLossReference.evaluate(input).rounded
+            try reference()
         }
         result.backend = backend
         return result

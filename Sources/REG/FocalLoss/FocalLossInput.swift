@@ -9,6 +9,7 @@
 struct FocalLossShape {
     let layout: FocalLossInput.Layout
     let settings: FocalLoss
+    var precision = FocalLossPrecision()
 
     var classes: Int {
         switch layout {
@@ -27,6 +28,30 @@ struct FocalLossShape {
     var elementCount: Int { rowCount * classes }
 }
 
+/// Which arrays of a focal-loss evaluation are IEEE float16 on the device (the rest float32).
+package struct FocalLossPrecision: Hashable, Sendable {
+    /// Logits given as float16 (read as such by the kernels, converted exactly by the reference).
+    package var logits = false
+    /// Detection targets given as float16.
+    package var targets = false
+    /// Gradients (∂L/∂logits, ∂L/∂σ) written as float16, rounded to nearest even.
+    package var gradient = false
+
+    package init(logits: Bool = false, targets: Bool = false, gradient: Bool = false) {
+        self.logits = logits
+        self.targets = targets
+        self.gradient = gradient
+    }
+}
+
+/// The element type of a floating-point array REG reads or writes.
+public enum FloatPrecision: String, Sendable, CaseIterable {
+    /// IEEE binary32.
+    case float32
+    /// IEEE binary16: half the bytes; REG computes in float32 either way.
+    case float16
+}
+
 package struct FocalLossInput: Sendable {
     package enum Layout: Equatable {
         /// `[samples, classes]`, class fastest.
@@ -42,6 +67,11 @@ package struct FocalLossInput: Sendable {
     /// Segmentation labels, one per pixel (empty for detection).
     package let labels: [UInt8]
     package let settings: FocalLoss
+    /// The float16 arrays as the caller gave them (`logits` and `targets` hold their exact float32
+    /// values, for the reference and the host's scans); empty where that array is float32.
+    package private(set) var halfLogits: [Float16] = []
+    package private(set) var halfTargets: [Float16] = []
+    package private(set) var precision = FocalLossPrecision()
 
     package init(detection logits: [Float], targets: [Float], samples: Int, classes: Int,
          _ settings: FocalLoss) throws(InvalidArgument) {
@@ -85,6 +115,32 @@ package struct FocalLossInput: Sendable {
         try validateSettings()
     }
 
+    /// Float16 logits and targets: read by the kernels as float16; `gradient` float16 has the device
+    /// write the gradients as float16.
+    package init(detection logits: [Float16], targets: [Float16], samples: Int, classes: Int, _ settings: FocalLoss,
+                 gradient: FloatPrecision = .float32) throws(InvalidArgument) {
+        try self.init(detection: logits.map(Float.init), targets: targets.map(Float.init), samples: samples,
+                      classes: classes, settings)
+        halfLogits = logits
+        halfTargets = targets
+        precision = FocalLossPrecision(logits: true, targets: true, gradient: gradient == .float16)
+    }
+
+    package init(segmentation logits: [Float16], labels: [UInt8], batch: Int, classes: Int, height: Int, width: Int,
+                 _ settings: FocalLoss, gradient: FloatPrecision = .float32) throws(InvalidArgument) {
+        try self.init(segmentation: logits.map(Float.init), labels: labels, batch: batch, classes: classes,
+                      height: height, width: width, settings)
+        halfLogits = logits
+        precision = FocalLossPrecision(logits: true, gradient: gradient == .float16)
+    }
+
+    /// The float32 input with the gradients requested as `gradient`.
+    package func writingGradient(_ gradient: FloatPrecision) -> FocalLossInput {
+        var copy = self
+        copy.precision.gradient = gradient == .float16
+        return copy
+    }
+
     package var classes: Int {
         switch layout {
         case .detection(_, let classes), .segmentation(_, let classes, _, _): classes
@@ -99,7 +155,7 @@ package struct FocalLossInput: Sendable {
 
     /// The layout and settings without the data: what the device routine launches.
     var shape: FocalLossShape {
-        FocalLossShape(layout: layout, settings: settings)
+        FocalLossShape(layout: layout, settings: settings, precision: precision)
     }
 
     /// What one evaluation allocates: per-element inputs and outputs on the device, the outputs on

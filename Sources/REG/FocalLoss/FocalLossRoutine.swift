@@ -24,6 +24,7 @@ package final class FocalLossRoutine: DeviceRoutine {
         var spatial = Spatial.none
         var uncertainty = Uncertainty.none
         var elementLoss = false
+        var precision = FocalLossPrecision()
 
         init() {}
 
@@ -43,11 +44,14 @@ package final class FocalLossRoutine: DeviceRoutine {
             case .perElement: uncertainty = .perElement
             }
             elementLoss = settings.reduction == .none
+            precision = shape.precision
         }
 
         var buildOptions: String {
-            "-DSPATIAL=\(spatial.rawValue) -DUNCERTAINTY=\(uncertainty.rawValue) -DELEMENT_LOSS=\(elementLoss ? 1 : 0)"
-                + " -DSOFTMAX=\(softmax ? 1 : 0) -DCLASSES=\(classes)"
+            func flag(_ on: Bool) -> Int { on ? 1 : 0 }
+            return "-DSPATIAL=\(spatial.rawValue) -DUNCERTAINTY=\(uncertainty.rawValue) -DELEMENT_LOSS=\(flag(elementLoss))"
+                + " -DSOFTMAX=\(flag(softmax)) -DCLASSES=\(classes) -DHALF_LOGITS=\(flag(precision.logits))"
+                + " -DHALF_TARGETS=\(flag(precision.targets)) -DHALF_GRADIENT=\(flag(precision.gradient))"
         }
 
         var kernelName: String { segmentation ? "focal_segmentation" : "focal_detection" }
@@ -120,14 +124,14 @@ package final class FocalLossRoutine: DeviceRoutine {
         let variant: Variant
         /// Names the first bad element when a kernel flagged one (a host scan of the inputs).
         let rescan: () throws -> Void
-        let logits: Buffer<Float>
-        let targets: Buffer<Float>?
+        let logits: DeviceFloats
+        let targets: DeviceFloats?
         let labels: Buffer<UInt8>?
         let spatial: Buffer<Float>?
         let sigma: Buffer<Float>?
         let alpha: Buffer<Float>
-        let gradient: Buffer<Float>
-        let sigmaGradient: Buffer<Float>?
+        let gradient: DeviceFloats
+        let sigmaGradient: DeviceFloats?
         let elementLoss: Buffer<Float>?
         let partialSums: Buffer<SIMD4<Float>>
         let partialCounts: Buffer<SIMD2<UInt64>>
@@ -138,9 +142,9 @@ package final class FocalLossRoutine: DeviceRoutine {
 
         /// Buffers the caller filled or will fill (the step's workspace, possibly larger than
         /// needed: the kernels take their counts from `shape`). `alpha` is written here.
-        init(_ shape: FocalLossShape, rescan: @escaping () throws -> Void, logits: Buffer<Float>,
-             targets: Buffer<Float>?, labels: Buffer<UInt8>?, spatial: Buffer<Float>?, sigma: Buffer<Float>?,
-             gradient: Buffer<Float>, sigmaGradient: Buffer<Float>?, elementLoss: Buffer<Float>?,
+        init(_ shape: FocalLossShape, rescan: @escaping () throws -> Void, logits: DeviceFloats,
+             targets: DeviceFloats?, labels: Buffer<UInt8>?, spatial: Buffer<Float>?, sigma: Buffer<Float>?,
+             gradient: DeviceFloats, sigmaGradient: DeviceFloats?, elementLoss: Buffer<Float>?,
              scratch: FocalLossScratch) throws(OpenCLError) {
             self.shape = shape
             variant = Variant(shape)
@@ -175,12 +179,19 @@ package final class FocalLossRoutine: DeviceRoutine {
             }
             var sigma: Buffer<Float>? = nil
             if case .perElement(let values) = settings.uncertainty { sigma = try Buffer(context: context, copying: values) }
-            try self.init(input.shape, rescan: input.validateElements,
-                          logits: try Buffer(context: context, copying: input.logits),
-                          targets: segmentation ? nil : try Buffer(context: context, copying: input.targets),
+            let precision = input.precision
+            let logits: DeviceFloats = precision.logits ? .float16(try Buffer(context: context, copying: input.halfLogits))
+                                                        : .float32(try Buffer(context: context, copying: input.logits))
+            var targets: DeviceFloats? = nil
+            if !segmentation {
+                targets = precision.targets ? .float16(try Buffer(context: context, copying: input.halfTargets))
+                                            : .float32(try Buffer(context: context, copying: input.targets))
+            }
+            try self.init(input.shape, rescan: input.validateElements, logits: logits, targets: targets,
                           labels: segmentation ? try Buffer(context: context, copying: input.labels) : nil,
-                          spatial: spatial, sigma: sigma, gradient: try Buffer(context: context, count: n),
-                          sigmaGradient: sigma == nil ? nil : try Buffer(context: context, count: n),
+                          spatial: spatial, sigma: sigma,
+                          gradient: try DeviceFloats(context: context, count: n, half: precision.gradient),
+                          sigmaGradient: sigma == nil ? nil : try DeviceFloats(context: context, count: n, half: precision.gradient),
                           elementLoss: settings.reduction == .none ? try Buffer(context: context, count: n) : nil,
                           scratch: try FocalLossScratch(context: context, classes: input.classes, partials: partials))
         }
@@ -264,7 +275,7 @@ package final class FocalLossRoutine: DeviceRoutine {
             // Detection counts positive rows (its samples are known); segmentation counts labels.
             let counter = problem.labels == nil ? countPositiveRows : countLabels
             var count = KernelArguments(counter)
-            if let labels = problem.labels { try count.buffer(labels) } else { try count.buffer(problem.targets!) }
+            if let labels = problem.labels { try count.buffer(labels) } else { try problem.targets!.bind(&count) }
             try count.value(UInt64(input.rowCount))
             try count.value(UInt32(input.classes))
             try count.buffer(problem.partialSums)
@@ -279,8 +290,8 @@ package final class FocalLossRoutine: DeviceRoutine {
         }
 
         var arguments = KernelArguments(main.kernel)
-        try arguments.buffer(problem.logits)
-        if let labels = problem.labels { try arguments.buffer(labels) } else { try arguments.buffer(problem.targets!) }
+        try problem.logits.bind(&arguments)
+        if let labels = problem.labels { try arguments.buffer(labels) } else { try problem.targets!.bind(&arguments) }
         try arguments.buffer(problem.spatial ?? unusedFloats)
         try arguments.buffer(problem.sigma ?? unusedFloats)
         try arguments.buffer(problem.alpha)
@@ -303,8 +314,8 @@ package final class FocalLossRoutine: DeviceRoutine {
             try arguments.value(Float(0))
         }
         try arguments.buffer(problem.scale)
-        try arguments.buffer(problem.gradient)
-        try arguments.buffer(problem.sigmaGradient ?? unusedFloats)
+        try problem.gradient.bind(&arguments)
+        if let sigmaGradient = problem.sigmaGradient { try sigmaGradient.bind(&arguments) } else { try arguments.buffer(unusedFloats) }
         try arguments.buffer(problem.elementLoss ?? unusedFloats)
         try arguments.buffer(problem.partialSums)
         try arguments.buffer(problem.partialCounts)
@@ -370,6 +381,32 @@ package final class FocalLossRoutine: DeviceRoutine {
         }
         return FocalLossSummary(sum: sum, count: count, positives: positives, divisor: divisor.value,
                                 loss: sum * divisor.inverse, scalarSigmaGradient: scalarSigmaGradient)
+    }
+}
+
+/// A per-element float array on the device: float32, or float16 (read and written by the kernels
+/// with vload_half / vstore_half).
+enum DeviceFloats {
+    case float32(Buffer<Float>)
+    case float16(Buffer<Float16>)
+
+    init(context: DeviceContext, count: Int, half: Bool) throws(OpenCLError) {
+        self = half ? .float16(try Buffer(context: context, count: count)) : .float32(try Buffer(context: context, count: count))
+    }
+
+    func bind(_ arguments: inout KernelArguments) throws(OpenCLError) {
+        switch self {
+        case .float32(let buffer): try arguments.buffer(buffer)
+        case .float16(let buffer): try arguments.buffer(buffer)
+        }
+    }
+
+    /// The first `count` values, widened to float32 (exactly) where they are float16.
+    func read(count: Int) throws(OpenCLError) -> [Float] {
+        switch self {
+        case .float32(let buffer): try buffer.read(count: count)
+        case .float16(let buffer): try buffer.read(count: count).map(Float.init)
+        }
     }
 }
 

@@ -226,8 +226,9 @@ package final class StepRoutine: DeviceRoutine {
                                      divisor: prepared.detectionDivisor, gradientScale: 1)
         let shape = FocalLossShape(layout: .detection(samples: n, classes: classes), settings: settings)
         let evaluation = try FocalLossRoutine.Prepared(
-            shape, rescan: problem.scanElements, logits: task.logits, targets: targets, labels: nil, spatial: distances,
-            sigma: task.sigma, gradient: task.gradient, sigmaGradient: task.sigmaGradient, elementLoss: nil,
+            shape, rescan: problem.scanElements, logits: .float32(task.logits), targets: .float32(targets), labels: nil,
+            spatial: distances, sigma: task.sigma, gradient: .float32(task.gradient),
+            sigmaGradient: task.sigmaGradient.map(DeviceFloats.float32), elementLoss: nil,
             scratch: try workspace.focalScratch("det.scratch", classes: classes, partials: try focal.partials(for: shape)))
         let launched = try focal.enqueue(evaluation)
         prepared.detection.add(try focal.summary(evaluation))
@@ -271,8 +272,9 @@ package final class StepRoutine: DeviceRoutine {
         let shape = FocalLossShape(layout: .segmentation(batch: range.count, classes: b.classes, height: b.height, width: b.width),
                                    settings: settings)
         let evaluation = try FocalLossRoutine.Prepared(
-            shape, rescan: problem.scanElements, logits: task.logits, targets: nil, labels: labels, spatial: maps,
-            sigma: task.sigma, gradient: task.gradient, sigmaGradient: task.sigmaGradient, elementLoss: nil,
+            shape, rescan: problem.scanElements, logits: .float32(task.logits), targets: nil, labels: labels, spatial: maps,
+            sigma: task.sigma, gradient: .float32(task.gradient), sigmaGradient: task.sigmaGradient.map(DeviceFloats.float32),
+            elementLoss: nil,
             scratch: try workspace.focalScratch("seg.scratch", classes: b.classes, partials: try focal.partials(for: shape)))
         let launched = try focal.enqueue(evaluation)
         prepared.segmentation.add(try focal.summary(evaluation))
