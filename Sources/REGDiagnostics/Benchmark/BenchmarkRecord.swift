@@ -58,6 +58,9 @@ public struct BenchmarkRecord: Codable, Sendable {
 public enum BenchmarkVariant {
     /// The OpenCL device computing in float32.
     public static let f32 = "f32"
+    /// The OpenCL device reading float16 logits (and targets) and writing float16 gradients,
+    /// computing in float32.
+    public static let f16 = "f16"
     /// The float64 CPU reference (one row per operation and size, whatever the device variants).
     public static let reference = "reference"
 }

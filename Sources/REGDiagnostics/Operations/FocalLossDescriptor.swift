@@ -130,31 +130,47 @@ enum FocalLossDescriptor: OperationDescriptor {
             case .smoke: (1, 2)
             }
         }
+        // Half-precision rows (device only): float16 logits, targets and gradients, 6 bytes per
+        // logit fewer than float32 (focal-det-refine: 10 instead of 16; segmentation: 4 per logit).
+        let variants = onDevice ? [BenchmarkVariant.f32, BenchmarkVariant.f16] : [BenchmarkVariant.f32]
         var cases: [BenchmarkCase<FocalLossInput>] = []
         for (operation, bytesPerLogit, settings) in detectionWorkloads {
             for exponent in exponents {
-                let samples = (1 << exponent) / 8, (warmup, repeats) = timing(1 << exponent)
-                cases.append(BenchmarkCase(operation: operation, size: "2^\(exponent)", detail: "\(samples)×8 logits",
-                                           warmup: warmup, repeats: repeats) {
-                    let (logits, targets) = detection(samples: samples, classes: 8)
-                    let input = try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: 8,
-                                                   settings(logits.count))
-                    return BenchmarkWorkload(problem: input, elements: input.elementCount,
-                                             bytes: bytesPerLogit * input.elementCount)
-                })
+                for variant in variants where variant == BenchmarkVariant.f32 || operation == "focal-det-refine" {
+                    let samples = (1 << exponent) / 8, (warmup, repeats) = timing(1 << exponent)
+                    let half = variant == BenchmarkVariant.f16
+                    cases.append(BenchmarkCase(operation: operation, variant: variant, size: "2^\(exponent)",
+                                               detail: "\(samples)×8 logits", warmup: warmup, repeats: repeats) {
+                        let (logits, targets) = detection(samples: samples, classes: 8)
+                        let input = half
+                            ? try FocalLossInput(detection: logits.map { Float16($0) }, targets: targets.map { Float16($0) },
+                                                 samples: samples, classes: 8, settings(logits.count), gradient: .float16)
+                            : try FocalLossInput(detection: logits, targets: targets, samples: samples, classes: 8,
+                                                 settings(logits.count))
+                        return BenchmarkWorkload(problem: input, elements: input.elementCount,
+                                                 bytes: (bytesPerLogit - (half ? 6 : 0)) * input.elementCount)
+                    })
+                }
             }
         }
         for (batch, height, width) in maps {
-            let pixels = batch * height * width, (warmup, repeats) = timing(5 * pixels)
-            cases.append(BenchmarkCase(operation: "focal-seg-softmax", size: "\(batch)x\(height)x\(width)xC5",
-                                       detail: "\(batch)×5×\(height)×\(width) logits, 10% of pixels ignored",
-                                       warmup: warmup, repeats: repeats) {
-                let logits = (0..<(pixels * 5)).map(logit)
-                let labels = (0..<pixels).map { j -> UInt8 in j % 10 == 9 ? LabelMap.ignore : UInt8((j &* 7) % 6) }
-                let input = try FocalLossInput(segmentation: logits, labels: labels, batch: batch, classes: 5, height: height,
-                                               width: width, FocalLoss(activation: .softmax, gamma: 2))
-                return BenchmarkWorkload(problem: input, elements: input.elementCount, bytes: 42 * pixels)
-            })
+            for variant in variants {
+                let pixels = batch * height * width, (warmup, repeats) = timing(5 * pixels)
+                let half = variant == BenchmarkVariant.f16
+                cases.append(BenchmarkCase(operation: "focal-seg-softmax", variant: variant, size: "\(batch)x\(height)x\(width)xC5",
+                                           detail: "\(batch)×5×\(height)×\(width) logits, 10% of pixels ignored",
+                                           warmup: warmup, repeats: repeats) {
+                    let logits = (0..<(pixels * 5)).map(logit)
+                    let labels = (0..<pixels).map { j -> UInt8 in j % 10 == 9 ? LabelMap.ignore : UInt8((j &* 7) % 6) }
+                    let settings = FocalLoss(activation: .softmax, gamma: 2)
+                    let input = half
+                        ? try FocalLossInput(segmentation: logits.map { Float16($0) }, labels: labels, batch: batch, classes: 5,
+                                             height: height, width: width, settings, gradient: .float16)
+                        : try FocalLossInput(segmentation: logits, labels: labels, batch: batch, classes: 5, height: height,
+                                             width: width, settings)
+                    return BenchmarkWorkload(problem: input, elements: input.elementCount, bytes: (half ? 22 : 42) * pixels)
+                })
+            }
         }
         return cases
     }
@@ -166,13 +182,20 @@ enum FocalLossDescriptor: OperationDescriptor {
     }
 
     static func run(_ input: FocalLossInput, on engine: Engine) throws -> FocalLossResult<Float> {
+        let gradient: FloatPrecision = input.precision.gradient ? .float16 : .float32
         switch input.layout {
+        case .detection(let samples, let classes) where input.precision.logits:
+            return try engine.focalLoss(detection: input.halfLogits, targets: input.halfTargets, samples: samples,
+                                        classes: classes, input.settings, gradient: gradient)
         case .detection(let samples, let classes):
-            try engine.focalLoss(detection: input.logits, targets: input.targets, samples: samples, classes: classes,
-                                 input.settings)
+            return try engine.focalLoss(detection: input.logits, targets: input.targets, samples: samples, classes: classes,
+                                        input.settings, gradient: gradient)
+        case .segmentation(let batch, let classes, let height, let width) where input.precision.logits:
+            return try engine.focalLoss(segmentation: input.halfLogits, labels: input.labels, batch: batch, classes: classes,
+                                        height: height, width: width, input.settings, gradient: gradient)
         case .segmentation(let batch, let classes, let height, let width):
-            try engine.focalLoss(segmentation: input.logits, labels: input.labels, batch: batch, classes: classes,
-                                 height: height, width: width, input.settings)
+            return try engine.focalLoss(segmentation: input.logits, labels: input.labels, batch: batch, classes: classes,
+                                        height: height, width: width, input.settings)
         }
     }
 
