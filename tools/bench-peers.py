@@ -8,7 +8,8 @@ Workloads (the rows of `reg bench`, same math and sizes; docs/math.md):
                     d[i] = +inf where i % 97 == 0, else (i % 6400) / 100; sigmoid focal loss with
                     alpha_c = 0.25 + 0.1 c (c = 0..7), gamma = 2, g = sigmoid(beta (d - delta)) with
                     beta = 0.5, delta = 8:  L = (1/N) sum_i sum_c alpha_c |y - p|^2 BCE(p, y) g.
-  focal-seg-softmax ~2^22 logits [B, 5, H, W] (the shape is read from REG's size string): uint8 labels
+  focal-seg-softmax [B, 5, H, W] logits, REG's row nearest 2^22 logits (8x256x512xC5: 2^22.3; the shape
+                    is read from REG's size string and checked against its element count): uint8 labels
                     l[j] = 255 where j % 10 == 9, else (7 j) % 6 (0 background, 1..5 classes); softmax
                     over the 5 channels, gamma = 2, alpha = 1, no spatial weight, every channel's binary
                     term (docs/math.md §1), L = sum / (pixels not ignored).
@@ -30,15 +31,17 @@ Method: first REG on small inputs and each peer on the same small inputs are che
 float64 reference (`reg loss`, `reg edt --device reference`), so every peer is known to compute the
 same loss, gradient and distances. Then, for each of R rounds: `reg bench --json --no-reference
 --filter <the rows> --repetitions K` runs once as a subprocess (REG's median of K), then each peer on
-each workload (one warm-up, then up to K timed repetitions, median). The table gives the median over
-rounds with its min - max, and the ratio peer / REG taken per round (both measured minutes apart at
-most) for REG's kernel time and REG's wall time (wall includes host <-> device copies).
+each workload (two warm-ups in the first round, one in later ones unless a run takes over 2 s; then
+K timed repetitions, fewer when they would take over --budget seconds; median). The table gives the
+median over rounds with its min - max, and the ratio peer / REG taken per round (both measured
+minutes apart at most) for REG's kernel time and REG's wall time (wall includes host <-> device
+copies).
 
     tools/bench-peers.py --reg dist/reg                  # full sizes, 5 rounds
     tools/bench-peers.py --reg .build/release/reg --quick  # small sizes, 2 rounds, 3 repetitions
     tools/bench-peers.py --json peers.json               # also every figure as JSON
 
-The Markdown section goes to stdout, progress and the checks' details to stderr.
+The Markdown section (header, table, notes, the checks' details) goes to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -50,7 +53,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -64,7 +66,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 DET_CLASSES = 8
-DET_ALPHA = [0.25 + 0.1 * c for c in range(DET_CLASSES)]
+# α_c = 0.25 + 0.1·c evaluated in float32, as REG's benchmark does (FocalLossDescriptor.refineAlpha).
+DET_ALPHA = [float(np.float32(0.25) + np.float32(0.1) * np.float32(c)) for c in range(DET_CLASSES)]
 GAMMA, BETA, DELTA = 2.0, 0.5, 8.0
 SEG_CLASSES = 5
 EDT_CLASSES = 5
@@ -107,10 +110,12 @@ def seg_inputs(shape):
 def edt_inputs(shape):
     b, c, h, w = shape
     sys.path.insert(0, HERE)
+    bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no tools/__pycache__
     try:
         from bench_distance_baselines import blob_labels  # the Python twin of REG's blobLabels
     finally:
         sys.path.pop(0)
+        sys.dont_write_bytecode = bytecode
     return dict(labels=blob_labels(b, h, w, c, h), classes=c)
 
 
@@ -202,6 +207,16 @@ def parse_reg_json(text):
     return doc.get("context", {}), out
 
 
+def list_reg_rows(reg, regex, device, extra):
+    """{name: RegRow or None}: the rows `reg bench --list` names (no figures), or, from a reg without
+    --list, the rows of a one-repetition run."""
+    command = [reg, "bench", "--list", "--no-reference", "--filter", regex] + (["--device", device] if device else []) + extra
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode == 0:
+        return {line.strip(): None for line in proc.stdout.splitlines() if line.strip()}
+    return run_reg_bench(reg, regex, 1, device, extra)[1]
+
+
 def run_reg_bench(reg, regex, repetitions, device, extra):
     command = [reg, "bench", "--json", "--no-reference", "--filter", regex, "--repetitions", str(repetitions)]
     if device:
@@ -272,7 +287,7 @@ def choose_rows(rows, variant, operations, quick):
             sizes = wanted
         for size in sizes:
             w = Workload(op, size, have[size])
-            row = rows[w.name].extra
+            row = rows[w.name].extra if rows[w.name] is not None else {}
             detail = str(row.get("label", "")).rsplit(" · ", 1)[-1]  # "<backend> · <size in words>"
             if op == "focal-det-refine":
                 w.elements = parse_elements(size)
@@ -286,11 +301,17 @@ def choose_rows(rows, variant, operations, quick):
                     except ValueError:
                         w.shape = parse_shape(size, SEG_CLASSES if op == "focal-seg-softmax" else EDT_CLASSES)
                 w.elements = math.prod(w.shape)
-            if row.get("elements") and int(row["elements"]) != w.elements:
-                raise SystemExit(f"bench-peers: {w.name} has {row['elements']} elements ({detail!r}); "
-                                 f"this script read the shape {list(w.shape)} ({w.elements}) from its size")
+            check_elements(w, row)
             chosen.append(w)
     return chosen
+
+
+def check_elements(w, row):
+    """REG's row must count the elements of the shape the peers get."""
+    if row.get("elements") and int(row["elements"]) != w.elements:
+        detail = str(row.get("label", "")).rsplit(" · ", 1)[-1]
+        raise SystemExit(f"bench-peers: {w.name} has {row['elements']} elements ({detail!r}); "
+                         f"this script read the shape {list(w.shape)} ({w.elements}) from its size")
 
 
 def make_inputs(w):
@@ -729,10 +750,11 @@ def main():
         note(f"bench-peers: {n}")
     reg_extra = (["--quick"] if args.quick else []) + args.reg_arg
 
-    # The rows: one discovery run (REG's warm-up too: kernels compiled, PoCL's cache filled).
+    # The rows, by name (`reg bench --list`); their element counts are checked on the first round.
     ops_re = "|".join(re.escape(o) for o in operations)
-    note(f"bench-peers: finding REG's rows ({reg} bench --filter '^({ops_re})/{args.variant}/')")
-    context, rows = run_reg_bench(reg, f"^({ops_re})/{re.escape(args.variant)}/", 1, args.device, reg_extra)
+    note(f"bench-peers: finding REG's rows ({reg} bench --list --filter '^({ops_re})/{args.variant}/')")
+    rows = list_reg_rows(reg, f"^({ops_re})/{re.escape(args.variant)}/", args.device, reg_extra)
+    context = {}
     workloads = choose_rows(rows, args.variant, operations, args.quick)
     regex = "^(" + "|".join(re.escape(w.name) for w in workloads) + ")$"
 
@@ -766,10 +788,11 @@ def main():
     start = time.time()
     for r in range(rounds):
         note(f"bench-peers: round {r + 1}/{rounds}: REG…")
-        _, rows = run_reg_bench(reg, regex, repetitions, args.device, reg_extra)
+        context, rows = run_reg_bench(reg, regex, repetitions, args.device, reg_extra)
         for w in workloads:
             if w.name not in rows:
                 raise SystemExit(f"bench-peers: round {r + 1}: REG printed no row {w.name}")
+            check_elements(w, rows[w.name].extra)
             results[w.name]["reg_kernel"].append(rows[w.name].kernel_ms)
             results[w.name]["reg_wall"].append(rows[w.name].wall_ms)
         for w in workloads:
@@ -834,7 +857,8 @@ def main():
             rk = [m / k for m, k in zip(ms, res["reg_kernel"]) if k]
             rw = [m / k for m, k in zip(ms, wall) if k]
             reps = f"{min(entry['reps'])}" if min(entry["reps"]) == max(entry["reps"]) else f"{min(entry['reps'])}–{max(entry['reps'])}"
-            table.append(f"| | {name}{'' if reps == str(repetitions) else f' ({reps} reps)'} | {threads[name]} | "
+            reps_note = "" if reps == str(repetitions) else f" ({reps} rep{'' if reps == '1' else 's'} a round)"
+            table.append(f"| | {name}{reps_note} | {threads[name]} | "
                          f"{fmt(spread(ms)[0])} ({fmt(min(ms))} – {fmt(max(ms))}) | {ratio_text(rk)} | {ratio_text(rw)} |")
             wj["peers"][name] = {"ms": ms, "repetitions": entry["reps"], "threads": threads[name],
                                  "ratio_to_reg_kernel": rk, "ratio_to_reg_wall": rw}
