@@ -716,7 +716,9 @@ def main():
     ap.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated subset of {','.join(PEERS)}")
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for torch, OpenCV and edt (and JAX when 1); 0 (default) keeps each peer's default")
-    ap.add_argument("--variant", default="f32", help="REG's variant to compare (default f32)")
+    ap.add_argument("--variant", default="f32",
+                    help="REG's variant to compare (default f32; with f16 REG reads half-precision inputs while "
+                         "the peers still compute on float32 ones)")
     ap.add_argument("--reg-arg", action="append", default=[], help="an extra argument for `reg bench` (repeatable)")
     ap.add_argument("--no-check", action="store_true", help="skip the check of every peer against REG's reference")
     ap.add_argument("--json", metavar="FILE", help="also write every figure as JSON ('-' for stdout)")
