@@ -169,9 +169,16 @@ inline realv reg_focal_binary(realv p, realv q, realv lp, realv lq, realv y, rea
     if (gamma_n == 0) {
         f = REG_V(1.0f);
         fr = REG_V(0.0f);
-    } else if (gamma_n > 0) { // small integer γ: products only (pown goes through exp/log on some drivers)
-        realv power = REG_V(1.0f);
-        for (int j = 1; j < gamma_n; ++j) power *= ad;
+    } else if (gamma_n == 2) { // the usual γ
+        f = ad * ad;
+        fr = ad * p * q;
+    } else if (gamma_n > 0) { // integer γ ≤ 16: products only (pown goes through exp/log on some drivers)
+        // |D|^(γ−1) by squaring in a fixed four steps: no data-dependent loop in the vector code.
+        realv power = REG_V(1.0f), square = ad;
+        for (int bit = 0; bit < 4; ++bit) {
+            power = ((gamma_n - 1) >> bit) & 1 ? power * square : power;
+            square *= square;
+        }
         f = power * ad;
         fr = power * p * q;
     } else {
@@ -324,6 +331,10 @@ inline ulong reg_positive_samples(__global const targets_t *targets, realv y, ul
     return positives;
 }
 
+// α arrives as a table of C rows of REG_ALPHA_LANES: row φ holds α of classes φ, φ + 1, … (mod C),
+// the classes of a vector's lanes when its first element has class φ (FocalLossRoutine writes it).
+#define REG_ALPHA_LANES 16
+
 // The vectors this work-item visits: `chunk` consecutive ones (ITEM_PARTIALS), or every
 // global-size-th from its id (a grid-stride loop).
 #if ITEM_PARTIALS
@@ -361,36 +372,32 @@ __kernel void focal_detection(__global const logits_t *logits,
                               const ulong chunk) {
     const float scale = gradient_scale[0];
     realv loss_hi = REG_V(0.0f), loss_lo = REG_V(0.0f), dsigma_hi = REG_V(0.0f), dsigma_lo = REG_V(0.0f);
-    intv finite = REG_TRUE;
+    intv finite = REG_TRUE, flagged = !REG_TRUE;
     ulong positives = 0;
     REG_FOR_VECTORS(v, (elements + VECTOR_WIDTH - 1) / VECTOR_WIDTH) {
         const ulong first = v * VECTOR_WIDTH;
         realv z = reg_load_logits(logits, first, elements);
         realv y = reg_load_targets(targets, first, elements);
+#if !ITEM_PARTIALS
         positives += reg_positive_samples(targets, y, first, elements, classes);
-        // α of each lane's class (the classes repeat along the row-major [N, C] layout)
+#endif
+        // α of each lane's class: the classes repeat along the row-major [N, C] layout, so the
+        // lanes' α is row `first mod C` of the host's table.
 #if VECTOR_WIDTH == 1
-        const realv a = alpha[first % classes];
+        const realv a = alpha[(first % classes) * REG_ALPHA_LANES];
 #else
-        float lanes[VECTOR_WIDTH];
-        for (uint j = 0, c = (uint)(first % classes); j < VECTOR_WIDTH; ++j, c = c + 1 == classes ? 0 : c + 1) {
-            lanes[j] = alpha[c];
-        }
-        const realv a = REG_VLOAD(0, lanes);
+        const realv a = REG_VLOAD(0, alpha + (first % classes) * REG_ALPHA_LANES);
 #endif
         const intv present = REG_LANES < (uint)min(elements - first, (ulong)VECTOR_WIDTH); // lanes past the end: weight 0
         intv ok = isfinite(z) & (y >= 0.0f) & (y <= 1.0f);
         realv w = a * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, first, elements, beta, delta, &ok);
         realv sigma = reg_sigma(sigma_map, first, elements, sigma_scalar, &ok);
-        if (!REG_ANY(!ok)) {
-        } else { // flagged for the host, which names the element; keep the arithmetic finite
-            *invalid = 1;
-            z = ok ? z : REG_V(0.0f);
-            y = ok ? y : REG_V(0.0f);
-            w = ok ? w : REG_V(0.0f);
-            sigma = ok ? sigma : REG_V(0.0f);
-        }
-        w = present ? w : REG_V(0.0f);
+        // A bad element is flagged for the host, which names it; its arithmetic is kept finite.
+        flagged = flagged | !ok;
+        z = ok ? z : REG_V(0.0f);
+        y = ok ? y : REG_V(0.0f);
+        w = (ok & present) ? w : REG_V(0.0f);
+        sigma = ok ? sigma : REG_V(0.0f);
         realv p, q, lp, lq, t, dsigma;
         reg_sigmoid_parts(z, &p, &q, &lp, &lq);
         const realv loss = reg_focal_element(p, q, lp, lq, y, w, gamma, gamma_n, sigma, &t, &dsigma);
@@ -403,9 +410,11 @@ __kernel void focal_detection(__global const logits_t *logits,
         reg_sum_add_v(&dsigma_hi, &dsigma_lo, dsigma);
 #endif
     }
+    if (REG_ANY(flagged)) invalid[0] = 1;
     if (REG_ANY(!finite)) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
     const float4 sums = (float4)(reg_sum_lanes(loss_hi, loss_lo), reg_sum_lanes(dsigma_hi, dsigma_lo));
-    // counts.x stays 0: the host knows N
+    // counts.x stays 0: the host knows N. Item partials leave positives to count_positive_rows
+    // (the look-back above is scalar work in every vector that holds a positive).
     reg_write_partials(partial_sums, partial_counts, scratch_sums, scratch_counts, sums, (ulong2)(0, positives));
 }
 
@@ -496,7 +505,7 @@ __kernel void focal_segmentation(__global const logits_t *logits,
             const realv lp = is_top ? -log_s : z[k] - m - log_s;
             const realv lq = is_top ? (m2 - m) + log_rest - log_s : log1p(-p_other);
             intv element_ok = REG_TRUE;
-            realv w = alpha[k] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, first, end, beta, delta, &element_ok);
+            realv w = alpha[k * REG_ALPHA_LANES] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, first, end, beta, delta, &element_ok);
             realv sigma = reg_sigma(sigma_map, first, end, sigma_scalar, &element_ok);
             if (REG_ANY(!element_ok)) {
                 *invalid = 1;
@@ -536,7 +545,7 @@ __kernel void focal_segmentation(__global const logits_t *logits,
             realv z = reg_load_logits(logits, first, end);
             const realv y = label == k + 1 ? REG_V(1.0f) : REG_V(0.0f);
             intv element_ok = isfinite(z);
-            realv w = alpha[k] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, first, end, beta, delta, &element_ok);
+            realv w = alpha[k * REG_ALPHA_LANES] * reg_split_weight(positive_fraction, y) * reg_spatial(spatial, first, end, beta, delta, &element_ok);
             realv sigma = reg_sigma(sigma_map, first, end, sigma_scalar, &element_ok);
             const intv valid = ok & element_ok;
             if (REG_ANY(!valid)) {
@@ -619,7 +628,8 @@ __kernel void count_positive_rows(__global const targets_t *targets,
 // One work-group: reduces `groups` partials in a fixed order (item j takes j, j + size, …, then
 // the tree). Writes the (loss hi, lo, ∂σ hi, lo) sums and the (count, positives) counts, and the
 // gradient's scale: `write_scale` 1 gives gradient_scale / count (0 when count = 0), 2 gives
-// gradient_scale / max(positives, 1); 0 leaves scale[0] as the host wrote it.
+// gradient_scale / max(positives, 1); 0 leaves scale[0] as the host wrote it. `write_counts` 0
+// keeps the counts a pre-pass already wrote (detection positives under item partials).
 __kernel void finish_sums(__global const float4 *partial_sums,
                           __global const ulong2 *partial_counts,
                           const uint groups,
@@ -628,6 +638,7 @@ __kernel void finish_sums(__global const float4 *partial_sums,
                           const float gradient_scale,
                           const int write_scale,
                           __global float *scale,
+                          const int write_counts,
                           __local float4 *scratch_sums,
                           __local ulong2 *scratch_counts) {
     float4 mine = (float4)(0.0f);
@@ -641,7 +652,7 @@ __kernel void finish_sums(__global const float4 *partial_sums,
     if (get_local_id(0) == 0) {
         const ulong2 total = scratch_counts[0];
         result_sums[0] = scratch_sums[0];
-        result_count[0] = total;
+        if (write_counts) result_count[0] = total;
         if (write_scale == 1) scale[0] = total.x > 0 ? gradient_scale / (float)total.x : 0.0f;
         if (write_scale == 2) scale[0] = gradient_scale / (float)max(total.y, (ulong)1);
     }

@@ -60,6 +60,8 @@ package final class FocalLossRoutine: DeviceRoutine {
     private struct MainKernel {
         let kernel: Kernel
         let workGroupSize: Int
+        /// The positive-row count of the same program: it reads the targets in the variant's type.
+        let countPositiveRows: Kernel
     }
 
     private let context: DeviceContext
@@ -96,7 +98,8 @@ package final class FocalLossRoutine: DeviceRoutine {
         countGroupSize = try configuration.workGroupSize(for: countLabels)
         finishGroupSize = try configuration.workGroupSize(for: finishSums)
         let detection = try program.kernel(base.kernelName)
-        mainKernels[base] = MainKernel(kernel: detection, workGroupSize: try configuration.workGroupSize(for: detection))
+        mainKernels[base] = MainKernel(kernel: detection, workGroupSize: try configuration.workGroupSize(for: detection),
+                                       countPositiveRows: countPositiveRows)
         unusedFloats = try Buffer<Float>(context: context, count: 1)
         unusedBytes = try Buffer<UInt8>(context: context, count: 1)
     }
@@ -111,7 +114,8 @@ package final class FocalLossRoutine: DeviceRoutine {
         if let cached = mainKernels[variant] { return cached }
         let program = try context.program(source: source, options: Self.options(variant, kernelVariant, configuration))
         let kernel = try program.kernel(variant.kernelName)
-        let main = MainKernel(kernel: kernel, workGroupSize: try configuration.workGroupSize(for: kernel))
+        let main = MainKernel(kernel: kernel, workGroupSize: try configuration.workGroupSize(for: kernel),
+                              countPositiveRows: variant.segmentation ? countPositiveRows : try program.kernel("count_positive_rows"))
         mainKernels[variant] = main
         return main
     }
@@ -164,7 +168,16 @@ package final class FocalLossRoutine: DeviceRoutine {
             resultCount = scratch.resultCount
             scale = scratch.scale
             invalid = scratch.invalid
-            try alpha.write(shape.settings.alpha ?? [Float](repeating: 1, count: shape.classes))
+            try alpha.write(Self.alphaTable(shape.settings.alpha ?? [Float](repeating: 1, count: shape.classes)))
+        }
+
+        /// The lanes of a vector whose first element has class φ have classes φ, φ + 1, … (mod C):
+        /// row φ of this C × `alphaLanes` table holds their α (focal_loss.cl's REG_ALPHA_LANES).
+        static func alphaTable(_ alpha: [Float]) -> [Float] {
+            let classes = alpha.count
+            return (0..<(classes * FocalLossScratch.alphaLanes)).map { i in
+                alpha[(i / FocalLossScratch.alphaLanes + i % FocalLossScratch.alphaLanes) % classes]
+            }
         }
 
         /// Uploads `input` into buffers of its own.
@@ -271,9 +284,12 @@ package final class FocalLossRoutine: DeviceRoutine {
         var events: [Event] = []
         try problem.invalid.fill(0)
 
-        if problem.scaleMode != 0 {
+        // Detection under item partials counts its positive rows here whatever the mean needs: the
+        // main kernel leaves them out (finish_sums then keeps these counts).
+        let countsFirst = kernelVariant.itemPartials && problem.labels == nil
+        if problem.scaleMode != 0 || countsFirst {
             // Detection counts positive rows (its samples are known); segmentation counts labels.
-            let counter = problem.labels == nil ? countPositiveRows : countLabels
+            let counter = problem.labels == nil ? main.countPositiveRows : countLabels
             var count = KernelArguments(counter)
             if let labels = problem.labels { try count.buffer(labels) } else { try problem.targets!.bind(&count) }
             try count.value(UInt64(input.rowCount))
@@ -283,8 +299,9 @@ package final class FocalLossRoutine: DeviceRoutine {
             try count.local(countGroupSize * MemoryLayout<SIMD4<Float>>.stride)
             try count.local(countGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
             events.append(try counter.launch(global: [countGroups * countGroupSize], local: [countGroupSize]))
-            events.append(try finish(problem, groups: countGroups, scaleMode: problem.scaleMode))
-        } else {
+            events.append(try finish(problem, groups: countGroups, scaleMode: problem.scaleMode, writeCounts: true))
+        }
+        if problem.scaleMode == 0 {
             let divisor = settings.divisor(count: input.rowCount, positives: 0) // M known: no positives needed
             try problem.scale.write([Float(Double(settings.gradientScale) * divisor.inverse)])
         }
@@ -324,11 +341,11 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.buffer(problem.invalid)
         try arguments.value(UInt64(launch.chunk))
         events.append(try main.kernel.launch(global: [launch.global], local: [main.workGroupSize]))
-        events.append(try finish(problem, groups: launch.partials, scaleMode: 0))
+        events.append(try finish(problem, groups: launch.partials, scaleMode: 0, writeCounts: !countsFirst))
         return events
     }
 
-    private func finish(_ problem: Prepared, groups: Int, scaleMode: Int32) throws(OpenCLError) -> Event {
+    private func finish(_ problem: Prepared, groups: Int, scaleMode: Int32, writeCounts: Bool) throws(OpenCLError) -> Event {
         var arguments = KernelArguments(finishSums)
         try arguments.buffer(problem.partialSums)
         try arguments.buffer(problem.partialCounts)
@@ -338,6 +355,7 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.value(problem.shape.settings.gradientScale)
         try arguments.value(scaleMode)
         try arguments.buffer(problem.scale)
+        try arguments.value(Int32(writeCounts ? 1 : 0))
         try arguments.local(finishGroupSize * MemoryLayout<SIMD4<Float>>.stride)
         try arguments.local(finishGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
         return try finishSums.launch(global: [finishGroupSize], local: [finishGroupSize])
@@ -435,9 +453,11 @@ final class FocalLossScratch {
 
     /// The device buffers one scratch allocates.
     static let bufferCount = 7
+    /// Columns of the α table (Prepared.alphaTable): the widest vector a kernel variant uses.
+    static let alphaLanes = 16
 
     init(context: DeviceContext, classes: Int, partials: Int) throws(OpenCLError) {
-        alpha = try Buffer(context: context, count: classes)
+        alpha = try Buffer(context: context, count: classes * Self.alphaLanes)
         partialSums = try Buffer(context: context, count: partials)
         partialCounts = try Buffer(context: context, count: partials)
         resultSums = try Buffer(context: context, count: 1)
@@ -447,5 +467,7 @@ final class FocalLossScratch {
     }
 
     /// Whether this scratch serves an evaluation of `classes` classes and `partials` partials.
-    func fits(classes: Int, partials: Int) -> Bool { alpha.count >= classes && partialSums.count >= partials }
+    func fits(classes: Int, partials: Int) -> Bool {
+        alpha.count >= classes * Self.alphaLanes && partialSums.count >= partials
+    }
 }
