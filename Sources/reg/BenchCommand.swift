@@ -101,7 +101,7 @@ struct BenchCommand: ParsableCommand {
             case .copyBandwidth(let bandwidth):
                 progress.clear()
                 guard text else { return }
-                print("device: \(engine.backend)")
+                print("device: \(engine.backend)" + (engine.kernelVariant.map { ", focal kernels \($0)" } ?? ""))
                 if let bandwidth {
                     print("copy bandwidth: \(fixed(bandwidth / 1e9, 2)) GB/s (clEnqueueCopyBuffer, read + write)")
                 } else {

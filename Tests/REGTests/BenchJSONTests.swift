@@ -37,9 +37,12 @@ struct BenchJSONTests {
         let options = BenchmarkOptions(scale: .smoke)
         let report = try BenchmarkRunner.run(on: engine, BenchmarkSuite.jobs(onDevice: true, options), options)
         let benchmarks = try Self.validate(report.json(), device: true)
-        let onDevice = benchmarks.filter { Self.variant($0) == "f32" }
-        #expect(Set(onDevice.map { Self.operation($0) }) == Set(Self.operations))
-        #expect(benchmarks.count == 2 * onDevice.count, "one reference row per device row at the smoke sizes")
+        let onDevice = benchmarks.filter { Self.variant($0) != "reference" }
+        let f32 = onDevice.filter { Self.variant($0) == "f32" }
+        #expect(Set(f32.map { Self.operation($0) }) == Set(Self.operations))
+        #expect(benchmarks.count - onDevice.count == f32.count, "one reference row per f32 row at the smoke sizes")
+        #expect(Set(onDevice.filter { Self.variant($0) == "f16" }.map { Self.operation($0) })
+                == ["focal-det-refine", "focal-seg-softmax"], "half-precision rows")
         for entry in onDevice {
             let error = try #require(entry["max_abs_error_vs_reference"] as? Double)
             #expect(error.isFinite && error < 1e-3, "\(entry["name"]!): \(error)")
@@ -86,7 +89,7 @@ struct BenchJSONTests {
         let refine = names(BenchmarkOptions(filter: try BenchmarkFilter("^focal-det-refine/")))
         #expect(!refine.isEmpty && refine.allSatisfy { $0.hasPrefix("focal-det-refine/") })
         let notReference = names(BenchmarkOptions(filter: try BenchmarkFilter("-reference")))
-        #expect(!notReference.isEmpty && notReference.allSatisfy { $0.contains("/f32/") })
+        #expect(!notReference.isEmpty && notReference.allSatisfy { $0.contains("/f32/") || $0.contains("/f16/") })
         #expect(names(BenchmarkOptions(includeReference: false)) == notReference)
         #expect(names(onDevice: false, BenchmarkOptions(includeReference: false)).isEmpty,
                 "without a device the reference rows are all there is")

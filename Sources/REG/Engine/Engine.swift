@@ -117,6 +117,12 @@ public final class Engine: @unchecked Sendable {
         return nil
     }
 
+    /// The focal kernels' layout on the device in use (the configured one, else the tuning table's
+    /// row); nil on the CPU reference.
+    public var kernelVariant: KernelVariant? {
+        device.map { configuration.kernelVariant ?? .tuned(for: $0) }
+    }
+
     /// Runs `body` and returns its value with the backend that computed it: `.reference` when any
     /// engine call inside `body` ran on the reference (after a fallback, a build failure or an
     /// overflow recomputed there), else the device.

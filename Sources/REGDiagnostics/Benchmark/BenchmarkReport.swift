@@ -22,6 +22,8 @@ public struct BenchmarkReport: Decodable, Sendable {
         public var device: String
         /// The OpenCL driver version, "" on the CPU reference.
         public var driver: String
+        /// The focal kernels' variant on the device (e.g. "vector16-items"), "" on the reference.
+        public var kernelVariant: String
         /// Bytes/s (read + write) of clEnqueueCopyBuffer on the device; nil without a device.
         public var copyBandwidthBytesPerSecond: Double?
         public var regVersion: String
@@ -30,7 +32,7 @@ public struct BenchmarkReport: Decodable, Sendable {
 
         public init(date: String, hostName: String, executable: String, numberOfCPUs: Int, mhzPerCPU: Int,
                     loadAverage: [Double], libraryBuildType: String, device: String, driver: String,
-                    copyBandwidthBytesPerSecond: Double?, regVersion: String, quick: Bool) {
+                    kernelVariant: String = "", copyBandwidthBytesPerSecond: Double?, regVersion: String, quick: Bool) {
             self.date = date
             self.hostName = hostName
             self.executable = executable
@@ -40,6 +42,7 @@ public struct BenchmarkReport: Decodable, Sendable {
             self.libraryBuildType = libraryBuildType
             self.device = device
             self.driver = driver
+            self.kernelVariant = kernelVariant
             self.copyBandwidthBytesPerSecond = copyBandwidthBytesPerSecond
             self.regVersion = regVersion
             self.quick = quick
@@ -159,6 +162,7 @@ extension BenchmarkReport {
             ("json_schema_version", .integer(1)),
             ("device", .string(context.device)),
             ("driver", .string(context.driver)),
+            ("kernel_variant", .string(context.kernelVariant)),
             ("copy_bandwidth_bytes_per_second", bandwidth),
             ("reg_version", .string(context.regVersion)),
             ("quick", .bool(context.quick)),
@@ -208,6 +212,7 @@ extension BenchmarkReport {
             libraryBuildType: try c.decodeIfPresent(String.self, forKey: Key("library_build_type")) ?? "",
             device: try c.decodeIfPresent(String.self, forKey: Key("device")) ?? "",
             driver: try c.decodeIfPresent(String.self, forKey: Key("driver")) ?? "",
+            kernelVariant: try c.decodeIfPresent(String.self, forKey: Key("kernel_variant")) ?? "",
             copyBandwidthBytesPerSecond: try c.decodeIfPresent(Double.self, forKey: Key("copy_bandwidth_bytes_per_second")),
             regVersion: try c.decodeIfPresent(String.self, forKey: Key("reg_version")) ?? "",
             quick: try c.decodeIfPresent(Bool.self, forKey: Key("quick")) ?? false)

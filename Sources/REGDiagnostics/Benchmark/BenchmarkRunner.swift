@@ -59,6 +59,7 @@ public enum BenchmarkRunner {
             numberOfCPUs: ProcessInfo.processInfo.activeProcessorCount, mhzPerCPU: megahertz(),
             loadAverage: samples > 0 ? Array(load.prefix(Int(samples))) : [], libraryBuildType: buildType,
             device: "\(engine.backend)", driver: engine.device?.driverVersion ?? "",
+            kernelVariant: engine.kernelVariant.map(String.init(describing:)) ?? "",
             copyBandwidthBytesPerSecond: copyBandwidth, regVersion: REGVersion.current, quick: quick)
     }
 
