@@ -143,6 +143,16 @@ package final class FocalLossRoutine: DeviceRoutine {
         let resultCount: Buffer<SIMD2<UInt64>>
         let scale: Buffer<Float>
         let invalid: Buffer<Int32>
+        /// The kernels the last `enqueue` queued, by stage: "counts" (the pre-pass and its
+        /// reduction), "main", "finish" (the main pass's reduction).
+        package var lastStages: [(stage: String, event: Event)] = []
+
+        /// Device seconds per stage of the last evaluation (its events must have completed).
+        package func stageSeconds() throws -> [String: Double] {
+            var seconds: [String: Double] = [:]
+            for (stage, event) in lastStages { seconds[stage, default: 0] += Double(try event.elapsedNanoseconds()) * 1e-9 }
+            return seconds
+        }
 
         /// Buffers the caller filled or will fill (the step's workspace, possibly larger than
         /// needed: the kernels take their counts from `shape`). `alpha` is written here.
@@ -300,6 +310,7 @@ package final class FocalLossRoutine: DeviceRoutine {
             try count.local(countGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
             events.append(try counter.launch(global: [countGroups * countGroupSize], local: [countGroupSize]))
             events.append(try finish(problem, groups: countGroups, scaleMode: problem.scaleMode, writeCounts: true))
+            problem.lastStages = events.map { ("counts", $0) }
         }
         if problem.scaleMode == 0 {
             let divisor = settings.divisor(count: input.rowCount, positives: 0) // M known: no positives needed
@@ -340,8 +351,10 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.local(main.workGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
         try arguments.buffer(problem.invalid)
         try arguments.value(UInt64(launch.chunk))
+        if events.isEmpty { problem.lastStages = [] }
         events.append(try main.kernel.launch(global: [launch.global], local: [main.workGroupSize]))
         events.append(try finish(problem, groups: launch.partials, scaleMode: 0, writeCounts: !countsFirst))
+        problem.lastStages += [("main", events[events.count - 2]), ("finish", events[events.count - 1])]
         return events
     }
 

@@ -199,6 +199,11 @@ enum FocalLossDescriptor: OperationDescriptor {
         }
     }
 
+    /// The pre-pass counts, the main kernel and the final reduction, as `reg bench` shows them.
+    static func stageSeconds(_ prepared: FocalLossRoutine.Prepared) -> [String: Double]? {
+        try? prepared.stageSeconds()
+    }
+
     static func reference(_ input: FocalLossInput) throws -> FocalLossResult<Double> {
         try FocalLossReference.evaluate(input)
     }
