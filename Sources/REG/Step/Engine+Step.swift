@@ -10,18 +10,7 @@ extension Engine {
     public func step(_ batch: StepBatch, _ settings: StepSettings = StepSettings(),
                      into gradients: StepGradients) throws -> StepResult {
         let problem = try StepProblem(batch, settings)
-        if let d = problem.detection {
-            try StepGradients.requireCount(gradients.detectionLogits, d.batch.logits.count, "det_logits_grad")
-            if let sigma = gradients.detectionSigma, d.batch.sigma != nil {
-                try StepGradients.requireCount(sigma, d.batch.logits.count, "det_sigma_grad")
-            }
-        }
-        if let s = problem.segmentation {
-            try StepGradients.requireCount(gradients.segmentationLogits, s.batch.logits.count, "seg_logits_grad")
-            if let sigma = gradients.segmentationSigma, s.batch.sigma != nil {
-                try StepGradients.requireCount(sigma, s.batch.logits.count, "seg_sigma_grad")
-            }
-        }
+        try gradients.validate(for: problem)
         let call = StepCall(problem: problem, gradients: gradients)
         var (result, backend) = try run("step", on: StepRoutine.self, call, memory: Self.hostNeeds(problem)) {
             try StepReference.evaluate(problem, into: gradients)
@@ -36,12 +25,16 @@ extension Engine {
     }
 
     /// Host memory the step allocates itself (the reference's float64 arrays; the device path
-    /// writes into the caller's memory and needs only the grouped points and boxes).
+    /// writes into the caller's memory and needs only the grouped points and boxes, and float32
+    /// copies of float16 σ maps).
     private static func hostNeeds(_ problem: StepProblem) -> MemoryNeeds {
         let det = problem.detection.map { $0.batch.logits.count } ?? 0
         let seg = problem.segmentation.map { $0.batch.logits.count } ?? 0
         let points = problem.detection.map { 12 * $0.batch.samples } ?? 0
-        return MemoryNeeds(hostBytes: points, referenceHostBytes: MemoryNeeds.doubles(6 * (det + seg)),
+        var halfSigma = 0
+        if problem.detection?.batch.sigma?.precision == .float16 { halfSigma += 4 * det }
+        if problem.segmentation?.batch.sigma?.precision == .float16 { halfSigma += 4 * seg }
+        return MemoryNeeds(hostBytes: points + halfSigma, referenceHostBytes: MemoryNeeds.doubles(6 * (det + seg)),
                            deviceBytes: 0, largestBuffer: 0, remedy: "use a smaller batch per step")
     }
 }

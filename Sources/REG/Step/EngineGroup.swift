@@ -26,6 +26,7 @@ public final class EngineGroup: Sendable {
     public func step(_ batch: StepBatch, _ settings: StepSettings = StepSettings(),
                      into gradients: StepGradients) throws -> StepResult {
         let problem = try StepProblem(batch, settings) // names bad elements by their index in the whole batch
+        try gradients.validate(for: problem)
         var shared = settings
         if let d = problem.detection { shared.detection.normalizer = Self.normalizer(d.hostDivisor()) }
         if let s = problem.segmentation { shared.segmentation.normalizer = Self.normalizer(s.hostDivisor()) }
@@ -78,8 +79,11 @@ public final class EngineGroup: Sendable {
         func slice<T>(_ buffer: UnsafeBufferPointer<T>, _ range: Range<Int>, _ width: Int) -> UnsafeBufferPointer<T> {
             UnsafeBufferPointer(rebasing: buffer[(range.lowerBound * width)..<(range.upperBound * width)])
         }
-        func slice(_ buffer: UnsafeMutableBufferPointer<Float>?, _ range: Range<Int>, _ width: Int) -> UnsafeMutableBufferPointer<Float>? {
-            buffer.map { UnsafeMutableBufferPointer(rebasing: $0[(range.lowerBound * width)..<(range.upperBound * width)]) }
+        func slice(_ view: FloatView, _ range: Range<Int>, _ width: Int) -> FloatView {
+            view.slice((range.lowerBound * width)..<(range.upperBound * width))
+        }
+        func slice(_ view: MutableFloatView?, _ range: Range<Int>, _ width: Int) -> MutableFloatView? {
+            view?.slice((range.lowerBound * width)..<(range.upperBound * width))
         }
         var shard = Shard(batch: StepBatch(), gradients: StepGradients())
         if var d = batch.detection {
@@ -90,8 +94,8 @@ public final class EngineGroup: Sendable {
             d.sigma = d.sigma.map { slice($0, range, width) }
             d.samples = range.count
             shard.batch.detection = d
-            shard.gradients.detectionLogits = slice(gradients.detectionLogits, range, width)
-            shard.gradients.detectionSigma = slice(gradients.detectionSigma, range, width)
+            shard.gradients.detectionLogitsView = slice(gradients.detectionLogitsView, range, width)
+            shard.gradients.detectionSigmaView = d.sigma == nil ? nil : slice(gradients.detectionSigmaView, range, width)
         }
         if var s = batch.segmentation {
             let range = part(s.batch), plane = s.height * s.width, width = s.classes * plane
@@ -100,8 +104,8 @@ public final class EngineGroup: Sendable {
             s.sigma = s.sigma.map { slice($0, range, width) }
             s.batch = range.count
             shard.batch.segmentation = s
-            shard.gradients.segmentationLogits = slice(gradients.segmentationLogits, range, width)
-            shard.gradients.segmentationSigma = slice(gradients.segmentationSigma, range, width)
+            shard.gradients.segmentationLogitsView = slice(gradients.segmentationLogitsView, range, width)
+            shard.gradients.segmentationSigmaView = s.sigma == nil ? nil : slice(gradients.segmentationSigmaView, range, width)
         }
         return shard
     }

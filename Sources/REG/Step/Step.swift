@@ -67,25 +67,36 @@ public struct StepSettings: Sendable, Equatable {
     }
 }
 
-/// One batch, as views of the caller's memory (row-major, float32 unless said otherwise).
+/// One batch, as views of the caller's memory (row-major). Logits, detection targets and σ maps are
+/// float32 or float16 (`FloatView`); points and boxes float32; labels bytes.
 public struct StepBatch {
     /// Detection: `logits`, `targets` and the optional `sigma` map are `[samples, classes]`;
     /// `points` is `[samples, 3]` rows (image, x, y); `boxes` is `[M, 6]` rows
     /// (image, class 1…C, x1, y1, x2, y2). `images` is how many images the batch holds (point and
     /// box images are 0..<images).
     public struct Detection {
-        public var logits: UnsafeBufferPointer<Float>
-        public var targets: UnsafeBufferPointer<Float>
+        public var logits: FloatView
+        public var targets: FloatView
         public var points: UnsafeBufferPointer<Float>
         public var boxes: UnsafeBufferPointer<Float>
-        public var sigma: UnsafeBufferPointer<Float>?
+        public var sigma: FloatView?
         public var samples: Int
         public var classes: Int
         public var images: Int
 
+        /// Float32 logits, targets and σ map.
         public init(logits: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
                     points: UnsafeBufferPointer<Float>, boxes: UnsafeBufferPointer<Float>,
                     sigma: UnsafeBufferPointer<Float>? = nil, samples: Int, classes: Int, images: Int) {
+            self.init(logits: .float32(logits), targets: .float32(targets), points: points, boxes: boxes,
+                      sigma: sigma.map(FloatView.float32), samples: samples, classes: classes, images: images)
+        }
+
+        /// Logits, targets and σ map each float32 or float16 (`.float16(view)`): read in place; on a
+        /// device float16 arrays are uploaded as float16 and widened exactly by the kernels.
+        public init(logits: FloatView, targets: FloatView, points: UnsafeBufferPointer<Float>,
+                    boxes: UnsafeBufferPointer<Float>, sigma: FloatView? = nil, samples: Int, classes: Int,
+                    images: Int) {
             self.logits = logits
             self.targets = targets
             self.points = points
@@ -100,16 +111,24 @@ public struct StepBatch {
     /// Segmentation: `logits` and the optional `sigma` map are `[batch, classes, height, width]`;
     /// `labels` is `[batch, height, width]` bytes: 0 background, 1…C class, 255 ignore.
     public struct Segmentation {
-        public var logits: UnsafeBufferPointer<Float>
+        public var logits: FloatView
         public var labels: UnsafeBufferPointer<UInt8>
-        public var sigma: UnsafeBufferPointer<Float>?
+        public var sigma: FloatView?
         public var batch: Int
         public var classes: Int
         public var height: Int
         public var width: Int
 
+        /// Float32 logits and σ map.
         public init(logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<UInt8>,
                     sigma: UnsafeBufferPointer<Float>? = nil, batch: Int, classes: Int, height: Int, width: Int) {
+            self.init(logits: .float32(logits), labels: labels, sigma: sigma.map(FloatView.float32), batch: batch,
+                      classes: classes, height: height, width: width)
+        }
+
+        /// Logits and σ map each float32 or float16, as in `Detection`.
+        public init(logits: FloatView, labels: UnsafeBufferPointer<UInt8>, sigma: FloatView? = nil, batch: Int,
+                    classes: Int, height: Int, width: Int) {
             self.logits = logits
             self.labels = labels
             self.sigma = sigma
@@ -129,23 +148,67 @@ public struct StepBatch {
     }
 }
 
-/// Where a step writes its gradients: views of the caller's memory, laid out like the inputs.
-/// A task's `logits` gradient is required when the task is present; a σ gradient is written
-/// where the batch has that task's σ map and a buffer is given.
+/// Where a step writes its gradients: views of the caller's memory, laid out like the inputs,
+/// float32 or float16 (`MutableFloatView`). A task's `logits` gradient is required when the task is
+/// present; a σ gradient is written where the batch has that task's σ map and a buffer is given.
+/// A task's two gradients share one element type: float16 gradients are written by the device as
+/// float16 (rounded to nearest even) and read straight into this memory.
+///
+/// `detectionLogitsView` … `segmentationSigmaView` are the views; `detectionLogits` …
+/// `segmentationSigma` are their float32 form (nil for a float16 view), kept so that float32 code
+/// reads and sets them as before.
 public struct StepGradients {
-    public var detectionLogits: UnsafeMutableBufferPointer<Float>?
-    public var detectionSigma: UnsafeMutableBufferPointer<Float>?
-    public var segmentationLogits: UnsafeMutableBufferPointer<Float>?
-    public var segmentationSigma: UnsafeMutableBufferPointer<Float>?
+    public var detectionLogitsView: MutableFloatView?
+    public var detectionSigmaView: MutableFloatView?
+    public var segmentationLogitsView: MutableFloatView?
+    public var segmentationSigmaView: MutableFloatView?
 
+    /// Float32 views.
     public init(detectionLogits: UnsafeMutableBufferPointer<Float>? = nil,
                 detectionSigma: UnsafeMutableBufferPointer<Float>? = nil,
                 segmentationLogits: UnsafeMutableBufferPointer<Float>? = nil,
                 segmentationSigma: UnsafeMutableBufferPointer<Float>? = nil) {
-        self.detectionLogits = detectionLogits
-        self.detectionSigma = detectionSigma
-        self.segmentationLogits = segmentationLogits
-        self.segmentationSigma = segmentationSigma
+        detectionLogitsView = detectionLogits.map(MutableFloatView.float32)
+        detectionSigmaView = detectionSigma.map(MutableFloatView.float32)
+        segmentationLogitsView = segmentationLogits.map(MutableFloatView.float32)
+        segmentationSigmaView = segmentationSigma.map(MutableFloatView.float32)
+    }
+
+    /// Float32 or float16 views: `StepGradients(detectionLogits: .float16(buffer))`.
+    @_disfavoredOverload
+    public init(detectionLogits: MutableFloatView? = nil, detectionSigma: MutableFloatView? = nil,
+                segmentationLogits: MutableFloatView? = nil, segmentationSigma: MutableFloatView? = nil) {
+        detectionLogitsView = detectionLogits
+        detectionSigmaView = detectionSigma
+        segmentationLogitsView = segmentationLogits
+        segmentationSigmaView = segmentationSigma
+    }
+
+    /// The float32 view of ∂L_total/∂ det logits (nil when absent or float16); setting it sets
+    /// `detectionLogitsView`.
+    public var detectionLogits: UnsafeMutableBufferPointer<Float>? {
+        get { Self.float32(detectionLogitsView) }
+        set { detectionLogitsView = newValue.map(MutableFloatView.float32) }
+    }
+
+    public var detectionSigma: UnsafeMutableBufferPointer<Float>? {
+        get { Self.float32(detectionSigmaView) }
+        set { detectionSigmaView = newValue.map(MutableFloatView.float32) }
+    }
+
+    public var segmentationLogits: UnsafeMutableBufferPointer<Float>? {
+        get { Self.float32(segmentationLogitsView) }
+        set { segmentationLogitsView = newValue.map(MutableFloatView.float32) }
+    }
+
+    public var segmentationSigma: UnsafeMutableBufferPointer<Float>? {
+        get { Self.float32(segmentationSigmaView) }
+        set { segmentationSigmaView = newValue.map(MutableFloatView.float32) }
+    }
+
+    private static func float32(_ view: MutableFloatView?) -> UnsafeMutableBufferPointer<Float>? {
+        if case .float32(let buffer)? = view { return buffer }
+        return nil
     }
 }
 

@@ -102,8 +102,13 @@ package final class StepRoutine: DeviceRoutine {
         let problem = call.problem
         let device = context.device
         let budget = problem.settings.memoryBudget ?? Int(device.globalMemoryBytes / 2)
-        let detectionUnit = problem.detection.map(Self.bytesPerSample) ?? 0
-        let segmentationUnit = problem.segmentation.map(Self.bytesPerImage) ?? 0
+        let gradients = call.gradients
+        let detectionUnit = problem.detection.map {
+            Self.bytesPerSample($0, gradient: gradients.detectionLogitsView?.precision ?? .float32)
+        } ?? 0
+        let segmentationUnit = problem.segmentation.map {
+            Self.bytesPerImage($0, gradient: gradients.segmentationLogitsView?.precision ?? .float32)
+        } ?? 0
         let detectionNeed = detectionUnit * (problem.detection?.batch.samples ?? 0)
         let segmentationNeed = segmentationUnit * (problem.segmentation?.batch.batch ?? 0)
         let totalNeed = max(detectionNeed + segmentationNeed, 1)
@@ -131,20 +136,29 @@ package final class StepRoutine: DeviceRoutine {
                         segmentationDivisor: segmentationDivisor, grouped: problem.detection?.boxes?.grouped())
     }
 
-    /// Device bytes per detection sample: logits, targets, gradient (and distances, σ and ∂σ)
-    /// of C floats each, and the point's (x, y, group).
-    static func bytesPerSample(_ d: StepProblem.Detection) -> Int {
-        let tensors = 3 + (d.settings.refinement == nil ? 0 : 1) + (d.batch.sigma == nil ? 0 : 2)
-        return 4 * d.batch.classes * tensors + 12
+    /// Device bytes per detection sample: logits, targets, gradient (and distances, σ and ∂σ) of C
+    /// elements each — 2 bytes for float16 logits, targets and gradients (σ and distances are
+    /// float32 on the device) — and the point's (x, y, group).
+    static func bytesPerSample(_ d: StepProblem.Detection, gradient: FloatPrecision) -> Int {
+        let g = bytes(gradient)
+        var perElement = bytes(d.batch.logits.precision) + bytes(d.batch.targets.precision) + g
+        if d.settings.refinement != nil { perElement += 4 }
+        if d.batch.sigma != nil { perElement += 4 + g }
+        return d.batch.classes * perElement + 12
     }
 
     /// Device bytes per segmentation image: the labels, and logits, gradient (and maps, σ and ∂σ)
-    /// of C·H·W floats each.
-    static func bytesPerImage(_ s: StepProblem.Segmentation) -> Int {
-        let tensors = 2 + (s.settings.refinement == nil ? 0 : 1) + (s.batch.sigma == nil ? 0 : 2)
+    /// of C·H·W elements each (2 bytes for float16 logits and gradients).
+    static func bytesPerImage(_ s: StepProblem.Segmentation, gradient: FloatPrecision) -> Int {
+        let g = bytes(gradient)
+        var perElement = bytes(s.batch.logits.precision) + g
+        if s.settings.refinement != nil { perElement += 4 }
+        if s.batch.sigma != nil { perElement += 4 + g }
         let pixels = s.batch.height * s.batch.width
-        return pixels * (1 + 4 * s.batch.classes * tensors)
+        return pixels * (1 + s.batch.classes * perElement)
     }
+
+    private static func bytes(_ precision: FloatPrecision) -> Int { precision == .float16 ? 2 : 4 }
 
     /// Units per chunk: as many as the budget share holds, each tensor within one device buffer.
     private static func chunkSize(units: Int, bytesPerUnit: Int, largestPerUnit: Int, share: Int, device: Device,
@@ -218,24 +232,26 @@ package final class StepRoutine: DeviceRoutine {
             distances = output
             spatial = .distances([], refinement) // the distances are in `output`, on the device
         }
-        let task = try taskBuffers("det", logits: b.logits, sigma: b.sigma, elements: elements)
-        let targets = try workspace.buffer("det.targets", Float.self, count: n * classes)
-        try targets.write(from: UnsafeBufferPointer(rebasing: b.targets[elements]), blocking: false)
+        let gradients = prepared.call.gradients
+        let task = try taskBuffers("det", logits: b.logits, sigma: b.sigma, gradient: gradients.detectionLogitsView,
+                                   elements: elements)
+        let targets = try upload(b.targets.slice(elements), "det.targets")
 
         let settings = chunkSettings(d.settings, spatial: spatial, sigmaMap: b.sigma != nil,
                                      divisor: prepared.detectionDivisor, gradientScale: 1)
-        let shape = FocalLossShape(layout: .detection(samples: n, classes: classes), settings: settings)
+        let precision = FocalLossPrecision(logits: b.logits.precision == .float16, targets: b.targets.precision == .float16,
+                                           gradient: task.gradientPrecision == .float16)
+        let shape = FocalLossShape(layout: .detection(samples: n, classes: classes), settings: settings, precision: precision)
         let evaluation = try FocalLossRoutine.Prepared(
-            shape, rescan: problem.scanElements, logits: .float32(task.logits), targets: .float32(targets), labels: nil,
-            spatial: distances, sigma: task.sigma, gradient: .float32(task.gradient),
-            sigmaGradient: task.sigmaGradient.map(DeviceFloats.float32), elementLoss: nil,
+            shape, rescan: problem.scanElements, logits: task.logits, targets: targets, labels: nil,
+            spatial: distances, sigma: task.sigma, gradient: task.gradient, sigmaGradient: task.sigmaGradient,
+            elementLoss: nil,
             scratch: try workspace.focalScratch("det.scratch", classes: classes, partials: try focal.partials(for: shape)))
         let launched = try focal.enqueue(evaluation)
         prepared.detection.add(try focal.summary(evaluation))
         try record(events, .distances, prepared)
         try record(launched, .focal, prepared)
-        let gradients = prepared.call.gradients
-        try read(task, into: gradients.detectionLogits, gradients.detectionSigma, elements)
+        try read(task, into: gradients.detectionLogitsView, gradients.detectionSigmaView, elements)
         return events + launched
     }
 
@@ -266,52 +282,90 @@ package final class StepRoutine: DeviceRoutine {
             maps = output
             spatial = .distances([], refinement) // the maps are in `output`, on the device
         }
-        let task = try taskBuffers("seg", logits: b.logits, sigma: b.sigma, elements: elements)
+        let gradients = prepared.call.gradients
+        let task = try taskBuffers("seg", logits: b.logits, sigma: b.sigma, gradient: gradients.segmentationLogitsView,
+                                   elements: elements)
         let settings = chunkSettings(s.settings, spatial: spatial, sigmaMap: b.sigma != nil,
                                      divisor: prepared.segmentationDivisor, gradientScale: problem.settings.lambda)
+        let precision = FocalLossPrecision(logits: b.logits.precision == .float16,
+                                           gradient: task.gradientPrecision == .float16)
         let shape = FocalLossShape(layout: .segmentation(batch: range.count, classes: b.classes, height: b.height, width: b.width),
-                                   settings: settings)
+                                   settings: settings, precision: precision)
         let evaluation = try FocalLossRoutine.Prepared(
-            shape, rescan: problem.scanElements, logits: .float32(task.logits), targets: nil, labels: labels, spatial: maps,
-            sigma: task.sigma, gradient: .float32(task.gradient), sigmaGradient: task.sigmaGradient.map(DeviceFloats.float32),
-            elementLoss: nil,
+            shape, rescan: problem.scanElements, logits: task.logits, targets: nil, labels: labels, spatial: maps,
+            sigma: task.sigma, gradient: task.gradient, sigmaGradient: task.sigmaGradient, elementLoss: nil,
             scratch: try workspace.focalScratch("seg.scratch", classes: b.classes, partials: try focal.partials(for: shape)))
         let launched = try focal.enqueue(evaluation)
         prepared.segmentation.add(try focal.summary(evaluation))
         try record(launched, .focal, prepared)
-        let gradients = prepared.call.gradients
-        try read(task, into: gradients.segmentationLogits, gradients.segmentationSigma, elements)
+        try read(task, into: gradients.segmentationLogitsView, gradients.segmentationSigmaView, elements)
         return events + launched
     }
 
-    /// A task's logits (and σ map) uploaded, and its gradient buffers.
+    /// A task's logits (and σ map) uploaded, and its gradient buffers (float16 where the caller's
+    /// gradient memory is float16: the kernels write half and it is read back as it is).
     private struct TaskBuffers {
-        let logits: Buffer<Float>
-        let gradient: Buffer<Float>
+        let logits: DeviceFloats
+        let gradient: DeviceFloats
+        let gradientPrecision: FloatPrecision
         let sigma: Buffer<Float>?
-        let sigmaGradient: Buffer<Float>?
+        let sigmaGradient: DeviceFloats?
     }
 
-    private func taskBuffers(_ task: String, logits: UnsafeBufferPointer<Float>, sigma: UnsafeBufferPointer<Float>?,
+    private func taskBuffers(_ task: String, logits: FloatView, sigma: FloatView?, gradient: MutableFloatView?,
                              elements: Range<Int>) throws -> TaskBuffers {
         let count = elements.count
-        let logitBuffer = try workspace.buffer("\(task).logits", Float.self, count: count)
-        try logitBuffer.write(from: UnsafeBufferPointer(rebasing: logits[elements]), blocking: false)
+        let logitBuffer = try upload(logits.slice(elements), "\(task).logits")
         var sigmaBuffer: Buffer<Float>? = nil
         if let sigma {
-            sigmaBuffer = try workspace.buffer("\(task).sigma", Float.self, count: count)
-            try sigmaBuffer!.write(from: UnsafeBufferPointer(rebasing: sigma[elements]), blocking: false)
+            // The kernels read σ as float32: a float16 map is widened on the host (exactly) first.
+            let buffer = try workspace.buffer("\(task).sigma", Float.self, count: count)
+            switch sigma.slice(elements) {
+            case .float32(let values): try buffer.write(from: values, blocking: false)
+            case .float16(let values):
+                let widened = values.map(Float.init)
+                try widened.withUnsafeBufferPointer { try buffer.write(from: $0, blocking: true) }
+            }
+            sigmaBuffer = buffer
         }
-        return TaskBuffers(logits: logitBuffer, gradient: try workspace.buffer("\(task).gradient", Float.self, count: count),
-                           sigma: sigmaBuffer,
-                           sigmaGradient: sigma == nil ? nil : try workspace.buffer("\(task).sigmaGradient", Float.self, count: count))
+        let precision = gradient?.precision ?? .float32
+        return TaskBuffers(logits: logitBuffer, gradient: try deviceFloats("\(task).gradient", precision, count: count),
+                           gradientPrecision: precision, sigma: sigmaBuffer,
+                           sigmaGradient: sigma == nil ? nil : try deviceFloats("\(task).sigmaGradient", precision, count: count))
     }
 
-    private func read(_ task: TaskBuffers, into logits: UnsafeMutableBufferPointer<Float>?,
-                      _ sigma: UnsafeMutableBufferPointer<Float>?, _ elements: Range<Int>) throws {
-        if let logits { try task.gradient.read(into: UnsafeMutableBufferPointer(rebasing: logits[elements])) }
-        if let sigma, let sigmaGradient = task.sigmaGradient {
-            try sigmaGradient.read(into: UnsafeMutableBufferPointer(rebasing: sigma[elements]))
+    /// `values` in the workspace buffer `name`, in their own element type (non-blocking: the caller's
+    /// memory outlives the step's queue work).
+    private func upload(_ values: FloatView, _ name: String) throws -> DeviceFloats {
+        switch values {
+        case .float32(let view):
+            let buffer = try workspace.buffer(name, Float.self, count: view.count)
+            try buffer.write(from: view, blocking: false)
+            return .float32(buffer)
+        case .float16(let view):
+            let buffer = try workspace.buffer(name, Float16.self, count: view.count)
+            try buffer.write(from: view, blocking: false)
+            return .float16(buffer)
+        }
+    }
+
+    private func deviceFloats(_ name: String, _ precision: FloatPrecision, count: Int) throws -> DeviceFloats {
+        precision == .float16 ? .float16(try workspace.buffer(name, Float16.self, count: count))
+                              : .float32(try workspace.buffer(name, Float.self, count: count))
+    }
+
+    /// The gradients read straight into the caller's memory (validated: same element types).
+    private func read(_ task: TaskBuffers, into logits: MutableFloatView?, _ sigma: MutableFloatView?,
+                      _ elements: Range<Int>) throws {
+        if let logits { try read(task.gradient, into: logits.slice(elements)) }
+        if let sigma, let sigmaGradient = task.sigmaGradient { try read(sigmaGradient, into: sigma.slice(elements)) }
+    }
+
+    private func read(_ buffer: DeviceFloats, into view: MutableFloatView) throws {
+        switch (buffer, view) {
+        case (.float32(let device), .float32(let host)): try device.read(into: host)
+        case (.float16(let device), .float16(let host)): try device.read(into: host)
+        default: preconditionFailure("the step's gradient buffers follow the caller's element type")
         }
     }
 
