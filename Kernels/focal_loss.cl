@@ -579,50 +579,50 @@ __kernel void focal_segmentation(__global const logits_t *logits,
 // Normalisers known before the main pass (docs/math.md §5): the counts that the gradient's 1/M
 // needs, into per-group partials that finish_sums reduces.
 
-// (non-ignored, positive) for one pixel's label: positive means a class label 1…C.
-inline ulong2 reg_label_counts(uint label, uint classes) {
-    const ulong kept = label != REG_IGNORE_LABEL;
-    return (ulong2)(kept, kept & (label >= 1u) & (label <= classes));
-}
-
-// Segmentation: (non-ignored pixels, pixels labelled 1…C), 1 byte per pixel read.
+// Segmentation: (non-ignored pixels, pixels labelled 1…C), 1 byte per pixel read, VECTOR_WIDTH
+// pixels at a time.
 __kernel void count_labels(__global const uchar *labels,
                            const ulong pixels,
                            const uint classes,
                            __global float4 *partial_sums,
                            __global ulong2 *partial_counts,
                            __local float4 *scratch_sums,
-                           __local ulong2 *scratch_counts) {
-    ulong2 count = (ulong2)(0);
-    for (ulong i = get_global_id(0); i < pixels; i += get_global_size(0)) {
-        count += reg_label_counts(labels[i], classes);
+                           __local ulong2 *scratch_counts,
+                           const ulong chunk) {
+    uintv kept = (uintv)(0), positive = (uintv)(0);
+    REG_FOR_VECTORS(v, (pixels + VECTOR_WIDTH - 1) / VECTOR_WIDTH) {
+        const ulong first = v * VECTOR_WIDTH;
+        const uintv label = reg_load_labels(labels, first, pixels);
+        const intv keep = (REG_LANES < (uint)min(pixels - first, (ulong)VECTOR_WIDTH)) & (label != REG_IGNORE_LABEL);
+        kept += reg_ones(keep);
+        positive += reg_ones(keep & (label >= 1u) & (label <= classes));
     }
-    reg_group_reduce(scratch_sums, scratch_counts, (float4)(0.0f), count);
-    if (get_local_id(0) == 0) {
-        partial_sums[get_group_id(0)] = (float4)(0.0f);
-        partial_counts[get_group_id(0)] = scratch_counts[0];
-    }
+    reg_write_partials(partial_sums, partial_counts, scratch_sums, scratch_counts, (float4)(0.0f),
+                       (ulong2)(reg_total(kept), reg_total(positive)));
 }
 
-// Detection: (0, samples with at least one target > 0), one work-item per sample.
+// Detection: (0, samples with at least one target > 0); each work-item takes whole samples, their
+// C targets VECTOR_WIDTH at a time (a load may run into the next sample's targets: those lanes are
+// masked, and only the buffer's last vector takes the partial load).
 __kernel void count_positive_rows(__global const targets_t *targets,
                                   const ulong samples,
                                   const uint classes,
                                   __global float4 *partial_sums,
                                   __global ulong2 *partial_counts,
                                   __local float4 *scratch_sums,
-                                  __local ulong2 *scratch_counts) {
+                                  __local ulong2 *scratch_counts,
+                                  const ulong chunk) {
+    const ulong elements = samples * classes;
     ulong positives = 0;
-    for (ulong n = get_global_id(0); n < samples; n += get_global_size(0)) {
-        bool any = false;
-        for (uint k = 0; k < classes; ++k) any = any || reg_target(targets, n * classes + k) > 0.0f;
-        positives += any;
+    REG_FOR_VECTORS(n, samples) {
+        intv positive = !REG_TRUE;
+        for (uint k = 0; k < classes; k += VECTOR_WIDTH) {
+            const realv y = reg_load_targets(targets, n * classes + k, elements);
+            positive = positive | ((y > 0.0f) & (REG_LANES < classes - k));
+        }
+        positives += REG_ANY(positive);
     }
-    reg_group_reduce(scratch_sums, scratch_counts, (float4)(0.0f), (ulong2)(0, positives));
-    if (get_local_id(0) == 0) {
-        partial_sums[get_group_id(0)] = (float4)(0.0f);
-        partial_counts[get_group_id(0)] = scratch_counts[0];
-    }
+    reg_write_partials(partial_sums, partial_counts, scratch_sums, scratch_counts, (float4)(0.0f), (ulong2)(0, positives));
 }
 
 // One work-group: reduces `groups` partials in a fixed order (item j takes j, j + size, …, then

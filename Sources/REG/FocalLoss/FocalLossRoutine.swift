@@ -233,24 +233,19 @@ package final class FocalLossRoutine: DeviceRoutine {
         }
     }
 
-    /// How the main kernel is launched for one evaluation.
-    private struct MainLaunch {
+    /// How a kernel that leaves partials for `finish_sums` is launched.
+    private struct Launch {
         /// Global work size, a whole number of work-groups.
         let global: Int
         /// Partials it writes for `finish_sums`: one per work-item or one per work-group.
         let partials: Int
-        /// Vectors per work-item (item partials; 1 otherwise).
+        /// Units (vectors, samples) per work-item under item partials; 1 otherwise.
         let chunk: Int
     }
 
-    /// The main kernel's launch for `shape` under this device's kernel variant.
-    ///
-    /// Item partials: chunks of at least 8 vectors, and few enough work-items (about 16K) that
-    /// `finish_sums`, one work-group, reads their partials quickly. Work-group trees: enough groups
-    /// to cover the input once (at most 2^16); on GPUs and accelerators at most 32 per compute unit,
-    /// enough to fill the device several times over, so that `finish_sums` reads a few thousand
-    /// partials at most; the grid-stride loops cover the rest.
-    private func mainLaunch(_ shape: FocalLossShape, _ main: MainKernel) -> MainLaunch {
+    /// The main kernel's launch for `shape` under this device's kernel variant: over vectors of
+    /// elements (detection) or of one map's pixels (segmentation).
+    private func mainLaunch(_ shape: FocalLossShape, _ main: MainKernel) -> Launch {
         let lanes = kernelVariant.vectorWidth
         let vectors: Int
         if case .segmentation(let batch, _, let height, let width) = shape.layout {
@@ -258,20 +253,32 @@ package final class FocalLossRoutine: DeviceRoutine {
         } else {
             vectors = (shape.elementCount + lanes - 1) / lanes
         }
-        if kernelVariant.itemPartials {
-            let chunk = max(8, (vectors + 16_383) / 16_384)
-            let global = LaunchShape.covering(count: (vectors + chunk - 1) / chunk, workGroupSize: main.workGroupSize)
-            return MainLaunch(global: global, partials: global, chunk: chunk)
-        }
-        let limit = context.device.kind == .cpu ? Int.max : max(64, 32 * context.device.computeUnits)
-        let groups = min(LaunchShape.gridStride(count: vectors, workGroupSize: main.workGroupSize) / main.workGroupSize, limit)
-        return MainLaunch(global: groups * main.workGroupSize, partials: groups, chunk: 1)
+        return launch(over: vectors, workGroupSize: main.workGroupSize)
     }
 
-    /// Groups of the label count (segmentation) or positive-row count (detection) pre-pass.
-    private func countGroups(_ shape: FocalLossShape) -> Int {
+    /// The pre-pass's launch: over samples (count_positive_rows) or vectors of pixels (count_labels).
+    private func countLaunch(_ shape: FocalLossShape) -> Launch {
+        let lanes = kernelVariant.vectorWidth
+        if case .segmentation = shape.layout {
+            return launch(over: (shape.rowCount + lanes - 1) / lanes, workGroupSize: countGroupSize)
+        }
+        return launch(over: shape.rowCount, workGroupSize: countGroupSize)
+    }
+
+    /// Item partials: chunks of at least 8 units, and few enough work-items (about 16K) that
+    /// `finish_sums`, one work-group, reads their partials quickly. Work-group trees: enough groups
+    /// to cover the units once (at most 2^16); on GPUs and accelerators at most 32 per compute unit,
+    /// enough to fill the device several times over, so that `finish_sums` reads a few thousand
+    /// partials at most; the grid-stride loops cover the rest.
+    private func launch(over units: Int, workGroupSize: Int) -> Launch {
+        if kernelVariant.itemPartials {
+            let chunk = max(8, (units + 16_383) / 16_384)
+            let global = LaunchShape.covering(count: (units + chunk - 1) / chunk, workGroupSize: workGroupSize)
+            return Launch(global: global, partials: global, chunk: chunk)
+        }
         let limit = context.device.kind == .cpu ? Int.max : max(64, 32 * context.device.computeUnits)
-        return min(LaunchShape.gridStride(count: shape.rowCount, workGroupSize: countGroupSize) / countGroupSize, limit)
+        let groups = min(LaunchShape.gridStride(count: units, workGroupSize: workGroupSize) / workGroupSize, limit)
+        return Launch(global: groups * workGroupSize, partials: groups, chunk: 1)
     }
 
     /// Uploads `input` and allocates the outputs.
@@ -281,7 +288,7 @@ package final class FocalLossRoutine: DeviceRoutine {
 
     /// How many per-group partials an evaluation of `shape` writes: the size of its scratch.
     func partials(for shape: FocalLossShape) throws(OpenCLError) -> Int {
-        max(mainLaunch(shape, try mainKernel(Variant(shape))).partials, countGroups(shape))
+        max(mainLaunch(shape, try mainKernel(Variant(shape))).partials, countLaunch(shape).partials)
     }
 
     /// Queues every kernel of one evaluation; returns their events (kernel time = their sum).
@@ -290,7 +297,6 @@ package final class FocalLossRoutine: DeviceRoutine {
         let settings = input.settings
         let main = try mainKernel(problem.variant)
         let launch = mainLaunch(input, main)
-        let countGroups = self.countGroups(input)
         var events: [Event] = []
         try problem.invalid.fill(0)
 
@@ -308,8 +314,10 @@ package final class FocalLossRoutine: DeviceRoutine {
             try count.buffer(problem.partialCounts)
             try count.local(countGroupSize * MemoryLayout<SIMD4<Float>>.stride)
             try count.local(countGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
-            events.append(try counter.launch(global: [countGroups * countGroupSize], local: [countGroupSize]))
-            events.append(try finish(problem, groups: countGroups, scaleMode: problem.scaleMode, writeCounts: true))
+            let counting = countLaunch(input)
+            try count.value(UInt64(counting.chunk))
+            events.append(try counter.launch(global: [counting.global], local: [countGroupSize]))
+            events.append(try finish(problem, groups: counting.partials, scaleMode: problem.scaleMode, writeCounts: true))
             problem.lastStages = events.map { ("counts", $0) }
         }
         if problem.scaleMode == 0 {
