@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import REG
+import REGRuntime
 
 /// IEEE float16 inputs and gradients: the device reads float16 logits (and targets) and computes in
 /// float32, so it must meet docs/math.md §7 against the float64 reference fed the same half values.
@@ -83,6 +84,18 @@ struct FocalLossHalfTests {
         let cpu = try Engines.reference().focalLoss(detection: logits, targets: targets, samples: 777, classes: 5, settings,
                                                     gradient: .float16)
         #expect(cpu.gradient == reference.gradient.map { Float(Float16(Float($0))) })
+    }
+
+    @Test("HalfPrecision.widen is Float(Float16) for all 65536 bit patterns")
+    func widenAllHalves() {
+        let halves = (0...UInt16.max).map { Float16(bitPattern: $0) }
+        let widened = HalfPrecision.widen(halves)
+        let bad = halves.indices.first { i in
+            let expected = Float(halves[i])
+            return expected.isNaN ? !widened[i].isNaN || widened[i].sign != expected.sign
+                                  : widened[i].bitPattern != expected.bitPattern
+        }
+        #expect(bad == nil, "bits \(bad.map { String(halves[$0].bitPattern, radix: 16) } ?? "")")
     }
 
     @Test("Float16 inputs: bitwise repeatable", arguments: KernelSetup.both)

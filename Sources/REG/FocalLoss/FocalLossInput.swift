@@ -1,3 +1,5 @@
+import REGRuntime
+
 /// One focal-loss problem as the caller gave it, with its shape and parameters checked: the input
 /// of both the OpenCL routine and the float64 reference.
 ///
@@ -119,7 +121,7 @@ package struct FocalLossInput: Sendable {
     /// write the gradients as float16.
     package init(detection logits: [Float16], targets: [Float16], samples: Int, classes: Int, _ settings: FocalLoss,
                  gradient: FloatPrecision = .float32) throws(InvalidArgument) {
-        try self.init(detection: logits.map(Float.init), targets: targets.map(Float.init), samples: samples,
+        try self.init(detection: HalfPrecision.widen(logits), targets: HalfPrecision.widen(targets), samples: samples,
                       classes: classes, settings)
         halfLogits = logits
         halfTargets = targets
@@ -128,7 +130,7 @@ package struct FocalLossInput: Sendable {
 
     package init(segmentation logits: [Float16], labels: [UInt8], batch: Int, classes: Int, height: Int, width: Int,
                  _ settings: FocalLoss, gradient: FloatPrecision = .float32) throws(InvalidArgument) {
-        try self.init(segmentation: logits.map(Float.init), labels: labels, batch: batch, classes: classes,
+        try self.init(segmentation: HalfPrecision.widen(logits), labels: labels, batch: batch, classes: classes,
                       height: height, width: width, settings)
         halfLogits = logits
         precision = FocalLossPrecision(logits: true, gradient: gradient == .float16)

@@ -444,7 +444,7 @@ enum DeviceFloats {
     func read(count: Int) throws(OpenCLError) -> [Float] {
         switch self {
         case .float32(let buffer): try buffer.read(count: count)
-        case .float16(let buffer): try buffer.read(count: count).map(Float.init)
+        case .float16(let buffer): HalfPrecision.widen(try buffer.read(count: count))
         }
     }
 }
