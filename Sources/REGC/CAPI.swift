@@ -118,11 +118,66 @@ func output(_ floats: reg_floats_mut, _ expected: Int, _ argument: String) throw
     return buffer
 }
 
+/// A float32 or float16 view REG reads: nil when absent (data NULL, count 0).
+func view(_ tensor: reg_tensor, _ argument: String) throws(InvalidArgument) -> FloatView? {
+    let count = try size(tensor.count, "\(argument) count")
+    let precision = try elementType(tensor.dtype, argument)
+    guard let data = tensor.data else {
+        guard count == 0 else { throw InvalidArgument(argument, "is NULL with a count of \(count)") }
+        return nil
+    }
+    switch precision {
+    case .float32: return .float32(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: count))
+    case .float16: return .float16(UnsafeBufferPointer(start: data.assumingMemoryBound(to: Float16.self), count: count))
+    }
+}
+
+/// A float32 or float16 view REG must read: NULL with count 0 is an empty array of its dtype.
+func required(_ tensor: reg_tensor, _ argument: String) throws(InvalidArgument) -> FloatView {
+    if let view = try view(tensor, argument) { return view }
+    return try elementType(tensor.dtype, argument) == .float16 ? .float16(UnsafeBufferPointer(start: nil, count: 0))
+                                                               : .float32(UnsafeBufferPointer(start: nil, count: 0))
+}
+
+/// A float32 or float16 buffer REG writes: nil when absent.
+func view(_ tensor: reg_tensor_mut, _ argument: String) throws(InvalidArgument) -> MutableFloatView? {
+    let count = try size(tensor.count, "\(argument) count")
+    let precision = try elementType(tensor.dtype, argument)
+    guard let data = tensor.data else {
+        guard count == 0 else { throw InvalidArgument(argument, "is NULL with a count of \(count)") }
+        return nil
+    }
+    switch precision {
+    case .float32: return .float32(UnsafeMutableBufferPointer(start: data.assumingMemoryBound(to: Float.self), count: count))
+    case .float16: return .float16(UnsafeMutableBufferPointer(start: data.assumingMemoryBound(to: Float16.self), count: count))
+    }
+}
+
+/// REG_FLOAT32 or REG_FLOAT16; anything else names the array.
+func elementType(_ dtype: Int32, _ argument: String) throws(InvalidArgument) -> FloatPrecision {
+    switch dtype {
+    case REG_FLOAT32: return .float32
+    case REG_FLOAT16: return .float16
+    default: throw InvalidArgument(argument, "has dtype \(dtype); expected REG_FLOAT32 (0) or REG_FLOAT16 (1)")
+    }
+}
+
 /// Copies `values` (as many as `buffer` holds) into the caller's buffer.
 func copy(_ values: [Float], into buffer: UnsafeMutableBufferPointer<Float>) {
     precondition(values.count == buffer.count)
     guard let base = buffer.baseAddress else { return }
     values.withUnsafeBufferPointer { base.update(from: $0.baseAddress!, count: $0.count) }
+}
+
+/// Copies `values` into the caller's float32 or float16 buffer (float16 rounded to nearest even:
+/// exact for values that are already halves).
+func copy(_ values: [Float], into buffer: MutableFloatView) {
+    switch buffer {
+    case .float32(let floats): copy(values, into: floats)
+    case .float16(let halves):
+        precondition(values.count == halves.count)
+        for i in values.indices { halves[i] = Float16(values[i]) }
+    }
 }
 
 /// `a × b × …`, or nil when it overflows (REG's own checks then name the problem).

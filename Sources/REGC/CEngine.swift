@@ -9,6 +9,11 @@ public func regVersion(_ version: UnsafeMutablePointer<UnsafePointer<CChar>?>?) 
     return REG_API_VERSION
 }
 
+@_cdecl("reg_api_minor_version")
+public func regAPIMinorVersion() -> Int32 {
+    REG_API_MINOR_VERSION
+}
+
 @_cdecl("reg_engine_create")
 public func regEngineCreate(_ device: UnsafePointer<CChar>?, _ fallback: Int32,
                             _ handle: UnsafeMutablePointer<OpaquePointer?>?,

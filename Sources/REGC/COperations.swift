@@ -14,12 +14,42 @@ public func regFocalLossDetection(_ handle: OpaquePointer?, _ logits: reg_floats
     status(message, capacity) {
         let engine = try engine(handle)
         let samples = try size(samples, "samples"), classes = try size(classes, "classes")
-        let outputs = try FocalOutputs(result, gradient, elementLoss, sigmaGradient, reduction)
+        let outputs = try FocalOutputs(result, try view(gradient, "gradient").map(MutableFloatView.float32), elementLoss,
+                                       try view(sigmaGradient, "sigma_gradient").map(MutableFloatView.float32), reduction)
         if let n = product(samples, classes) { try outputs.check(elements: n) }
         let focal = try focalSettings(settings, distances, sigma, reduction)
         let r = try engine.focalLoss(detection: Array(try required(logits, "logits")),
                                      targets: Array(try required(targets, "targets")),
                                      samples: samples, classes: classes, focal)
+        outputs.write(r)
+    }
+}
+
+@_cdecl("reg_focal_loss_detection_typed")
+public func regFocalLossDetectionTyped(_ handle: OpaquePointer?, _ logits: reg_tensor, _ targets: reg_tensor,
+                                       _ samples: Int, _ classes: Int, _ distances: reg_floats, _ sigma: reg_floats,
+                                       _ settings: UnsafePointer<reg_task_settings>?, _ reduction: Int32,
+                                       _ gradient: reg_tensor_mut, _ elementLoss: reg_floats_mut,
+                                       _ sigmaGradient: reg_tensor_mut,
+                                       _ result: UnsafeMutablePointer<reg_focal_result>?,
+                                       _ message: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    status(message, capacity) {
+        let engine = try engine(handle)
+        let samples = try size(samples, "samples"), classes = try size(classes, "classes")
+        let outputs = try FocalOutputs(result, try view(gradient, "gradient"), elementLoss,
+                                       try view(sigmaGradient, "sigma_gradient"), reduction)
+        if let n = product(samples, classes) { try outputs.check(elements: n) }
+        let focal = try focalSettings(settings, distances, sigma, reduction)
+        let z = try required(logits, "logits"), y = try required(targets, "targets")
+        let r: FocalLossResult<Float>
+        if case .float16(let halfLogits) = z, case .float16(let halfTargets) = y {
+            r = try engine.focalLoss(detection: Array(halfLogits), targets: Array(halfTargets), samples: samples,
+                                     classes: classes, focal, gradient: outputs.gradientPrecision)
+        } else {
+            // One of them float32: both widened (exactly), as the kernels widen halves themselves.
+            r = try engine.focalLoss(detection: z.floats(), targets: y.floats(), samples: samples, classes: classes, focal,
+                                     gradient: outputs.gradientPrecision)
+        }
         outputs.write(r)
     }
 }
@@ -36,12 +66,46 @@ public func regFocalLossSegmentation(_ handle: OpaquePointer?, _ logits: reg_flo
         let engine = try engine(handle)
         let batch = try size(batch, "batch"), classes = try size(classes, "classes")
         let height = try size(height, "height"), width = try size(width, "width")
-        let outputs = try FocalOutputs(result, gradient, elementLoss, sigmaGradient, reduction)
+        let outputs = try FocalOutputs(result, try view(gradient, "gradient").map(MutableFloatView.float32), elementLoss,
+                                       try view(sigmaGradient, "sigma_gradient").map(MutableFloatView.float32), reduction)
         if let n = product(batch, classes, height, width) { try outputs.check(elements: n) }
         let focal = try focalSettings(settings, distances, sigma, reduction)
         let r = try engine.focalLoss(segmentation: Array(try required(logits, "logits")),
                                      labels: Array(try required(labels, "labels")), batch: batch, classes: classes,
                                      height: height, width: width, focal)
+        outputs.write(r)
+    }
+}
+
+@_cdecl("reg_focal_loss_segmentation_typed")
+public func regFocalLossSegmentationTyped(_ handle: OpaquePointer?, _ logits: reg_tensor, _ labels: reg_labels,
+                                          _ batch: Int, _ classes: Int, _ height: Int, _ width: Int,
+                                          _ distances: reg_floats, _ sigma: reg_floats,
+                                          _ settings: UnsafePointer<reg_task_settings>?, _ reduction: Int32,
+                                          _ gradient: reg_tensor_mut, _ elementLoss: reg_floats_mut,
+                                          _ sigmaGradient: reg_tensor_mut,
+                                          _ result: UnsafeMutablePointer<reg_focal_result>?,
+                                          _ message: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    status(message, capacity) {
+        let engine = try engine(handle)
+        let batch = try size(batch, "batch"), classes = try size(classes, "classes")
+        let height = try size(height, "height"), width = try size(width, "width")
+        let outputs = try FocalOutputs(result, try view(gradient, "gradient"), elementLoss,
+                                       try view(sigmaGradient, "sigma_gradient"), reduction)
+        if let n = product(batch, classes, height, width) { try outputs.check(elements: n) }
+        let focal = try focalSettings(settings, distances, sigma, reduction)
+        let labelBytes = Array(try required(labels, "labels"))
+        var r: FocalLossResult<Float>
+        switch try required(logits, "logits") {
+        case .float16(let halves):
+            r = try engine.focalLoss(segmentation: Array(halves), labels: labelBytes, batch: batch, classes: classes,
+                                     height: height, width: width, focal, gradient: outputs.gradientPrecision)
+        case .float32(let floats):
+            // Float16 gradients of float32 logits: the float32 gradients rounded to nearest even, as
+            // a kernel writing float16 rounds them (in `outputs.write`).
+            r = try engine.focalLoss(segmentation: Array(floats), labels: labelBytes, batch: batch, classes: classes,
+                                     height: height, width: width, focal)
+        }
         outputs.write(r)
     }
 }
@@ -82,25 +146,31 @@ private func focalSettings(_ settings: UnsafePointer<reg_task_settings>?, _ dist
 /// against the result (which has the logits' element count) after it.
 private struct FocalOutputs {
     let result: UnsafeMutablePointer<reg_focal_result>
-    let gradient: UnsafeMutableBufferPointer<Float>?
+    let gradient: MutableFloatView?
     let elementLoss: UnsafeMutableBufferPointer<Float>?
-    let sigmaGradient: UnsafeMutableBufferPointer<Float>?
+    let sigmaGradient: MutableFloatView?
 
-    init(_ result: UnsafeMutablePointer<reg_focal_result>?, _ gradient: reg_floats_mut, _ elementLoss: reg_floats_mut,
-         _ sigmaGradient: reg_floats_mut, _ reduction: Int32) throws(InvalidArgument) {
+    init(_ result: UnsafeMutablePointer<reg_focal_result>?, _ gradient: MutableFloatView?, _ elementLoss: reg_floats_mut,
+         _ sigmaGradient: MutableFloatView?, _ reduction: Int32) throws(InvalidArgument) {
         guard let result else { throw InvalidArgument("result", "is NULL") }
         result.pointee = reg_focal_result()
         self.result = result
-        self.gradient = try view(gradient, "gradient")
+        self.gradient = gradient
         self.elementLoss = try view(elementLoss, "element_loss")
-        self.sigmaGradient = try view(sigmaGradient, "sigma_gradient")
+        self.sigmaGradient = sigmaGradient
         if reduction == REG_REDUCTION_NONE && self.elementLoss == nil {
             throw InvalidArgument("element_loss", "is required under REG_REDUCTION_NONE (one per logit)")
         }
         if reduction != REG_REDUCTION_NONE && self.elementLoss != nil {
             throw InvalidArgument("element_loss", "is written only under REG_REDUCTION_NONE; pass an empty view")
         }
+        if let gradient, let sigmaGradient, sigmaGradient.precision != gradient.precision {
+            throw InvalidArgument("sigma_gradient", "is \(sigmaGradient.precision) but gradient is \(gradient.precision); the two share one element type")
+        }
     }
+
+    /// The element type the gradients are computed in (float32 without a gradient buffer).
+    var gradientPrecision: FloatPrecision { gradient?.precision ?? .float32 }
 
     /// Counts against the logits' element count `n`, checked before the loss is computed.
     func check(elements n: Int) throws(InvalidArgument) {

@@ -5,7 +5,10 @@
  * It makes a small batch with a fixed generator, prints the inputs, then on an engine on
  * "reference" and one on "0" (the first OpenCL device, REG_FALLBACK_ERROR) runs a step with both
  * tasks and a detection focal loss, and prints the results; then it provokes errors and prints
- * their statuses and messages. Floats are printed as C99 hexadecimal (%a), exactly.
+ * their statuses and messages. Floats are printed as C99 hexadecimal (%a), exactly. Then the same
+ * with float16 (API minor version 1): the logits and targets rounded to half, reg_step_typed with
+ * float16 gradients and reg_focal_loss_detection_typed, and the float16 errors; halves are printed
+ * widened to float (exact).
  *
  * Usage: client [DEVICE]   (DEVICE defaults to "0")
  */
@@ -24,6 +27,8 @@ static float seg_logits[SEG], seg_sigma[SEG];
 static uint8_t seg_labels[PIXELS];
 static const float det_alpha[C] = {1.0f, 2.0f, 0.5f};
 
+static uint16_t half_det_logits[DET], half_det_targets[DET], half_seg_logits[SEG];
+
 static uint32_t state = 12345u;
 
 /* A whole number in 0..<n from a fixed linear congruential generator. */
@@ -35,6 +40,46 @@ static uint32_t next(uint32_t n) {
 static void print_floats(const char *tag, const char *engine, const float *values, size_t count) {
     printf("%s %s", tag, engine);
     for (size_t i = 0; i < count; i++) printf(" %a", (double)values[i]);
+    printf("\n");
+}
+
+/* The IEEE binary16 bits of value, rounded to nearest even (C11 has no half type). */
+static uint16_t half_bits(float value) {
+    uint32_t x;
+    memcpy(&x, &value, sizeof x);
+    const uint32_t sign = (x >> 16) & 0x8000u, magnitude = x & 0x7fffffffu;
+    if (magnitude > 0x7f800000u) return (uint16_t)(sign | 0x7e00u); /* NaN */
+    if (magnitude >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* 65520 and up round to inf */
+    if (magnitude < 0x38800000u) {                                   /* below 2^-14: a subnormal half */
+        if (magnitude < 0x33000000u) return (uint16_t)sign;          /* below 2^-25: 0 */
+        const uint32_t exponent = magnitude >> 23, mantissa = (magnitude & 0x7fffffu) | 0x800000u;
+        const uint32_t shift = 126 - exponent, rest = mantissa & ((1u << shift) - 1), tie = 1u << (shift - 1);
+        uint32_t q = mantissa >> shift;
+        if (rest > tie || (rest == tie && (q & 1u))) q++;
+        return (uint16_t)(sign | q);
+    }
+    const uint32_t rebiased = magnitude - 0x38000000u, rest = rebiased & 0x1fffu;
+    uint32_t q = rebiased >> 13;
+    if (rest > 0x1000u || (rest == 0x1000u && (q & 1u))) q++;
+    return (uint16_t)(sign | q);
+}
+
+/* The value of half bits, widened to float (exact). */
+static float half_value(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
+    if (exponent == 0) {
+        const float v = ldexpf((float)mantissa, -24);
+        return sign ? -v : v;
+    }
+    const uint32_t x = sign | (exponent == 31 ? 0x7f800000u : (exponent + 112) << 23) | (mantissa << 13);
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+static void print_halves(const char *tag, const char *engine, const uint16_t *values, size_t count) {
+    printf("%s %s", tag, engine);
+    for (size_t i = 0; i < count; i++) printf(" %a", (double)half_value(values[i]));
     printf("\n");
 }
 
@@ -56,12 +101,20 @@ static void make_batch(void) {
         seg_sigma[i] = (float)next(100) / 1000.0f;
     }
     for (int i = 0; i < PIXELS; i++) seg_labels[i] = next(10) == 0 ? 255 : (uint8_t)next(SC + 1);
+    for (int i = 0; i < DET; i++) {
+        half_det_logits[i] = half_bits(det_logits[i]);
+        half_det_targets[i] = half_bits(det_targets[i]);
+    }
+    for (int i = 0; i < SEG; i++) half_seg_logits[i] = half_bits(seg_logits[i]);
     print_floats("det_logits", "-", det_logits, DET);
     print_floats("det_targets", "-", det_targets, DET);
     print_floats("det_points", "-", det_points, 3 * N);
     print_floats("det_boxes", "-", det_boxes, 6 * M);
     print_floats("seg_logits", "-", seg_logits, SEG);
     print_floats("seg_sigma", "-", seg_sigma, SEG);
+    print_halves("half_det_logits", "-", half_det_logits, DET);
+    print_halves("half_det_targets", "-", half_det_targets, DET);
+    print_halves("half_seg_logits", "-", half_seg_logits, SEG);
     printf("seg_labels -");
     for (int i = 0; i < PIXELS; i++) printf(" %d", seg_labels[i]);
     printf("\n");
@@ -222,13 +275,125 @@ static int errors(void) {
     return 0;
 }
 
+static reg_detection_batch_typed half_detection_batch(const uint16_t *logits) {
+    reg_detection_batch_typed d = {
+        .logits = {logits, DET, REG_FLOAT16}, .targets = {half_det_targets, DET, REG_FLOAT16},
+        .points = {det_points, 3 * N}, .boxes = {det_boxes, 6 * M}, .sigma = {NULL, 0, REG_FLOAT32},
+        .samples = N, .classes = C, .images = IMAGES};
+    return d;
+}
+
+/* The step with float16 logits and targets (the segmentation σ map float32) and float16 gradients,
+ * and a float16 detection focal loss; returns 0 when every call succeeded. */
+static int run_half(const char *device, const char *tag) {
+    char message[REG_MESSAGE_CAPACITY];
+    reg_engine *engine = NULL;
+    int status = reg_engine_create(device, REG_FALLBACK_ERROR, &engine, message, sizeof message);
+    if (status != REG_OK) {
+        printf("failed %s half create %d %s\n", tag, status, message);
+        return 1;
+    }
+    uint16_t det_grad[DET], seg_grad[SEG], seg_sigma_grad[SEG];
+    reg_detection_batch_typed d = half_detection_batch(half_det_logits);
+    reg_segmentation_batch_typed s = {
+        .logits = {half_seg_logits, SEG, REG_FLOAT16}, .labels = {seg_labels, PIXELS},
+        .sigma = {seg_sigma, SEG, REG_FLOAT32}, .batch = B, .classes = SC, .height = H, .width = W};
+    reg_step_settings settings = step_settings();
+    reg_step_gradients_typed g = {
+        .detection_logits = {det_grad, DET, REG_FLOAT16}, .detection_sigma = {NULL, 0, REG_FLOAT16},
+        .segmentation_logits = {seg_grad, SEG, REG_FLOAT16}, .segmentation_sigma = {seg_sigma_grad, SEG, REG_FLOAT16}};
+    reg_step_result r;
+    status = reg_step_typed(engine, &d, &s, &settings, &g, &r, message, sizeof message);
+    if (status != REG_OK) {
+        printf("failed %s half step %d %s\n", tag, status, message);
+        reg_engine_destroy(engine);
+        return 1;
+    }
+    printf("half_step %s %a %d\n", tag, r.total, r.backend);
+    print_task("half_step_det", tag, &r.detection);
+    print_task("half_step_seg", tag, &r.segmentation);
+    print_halves("half_det_grad", tag, det_grad, DET);
+    print_halves("half_seg_grad", tag, seg_grad, SEG);
+    print_halves("half_seg_sigma_grad", tag, seg_sigma_grad, SEG);
+
+    /* The detection focal loss on the halves, α = 1, γ = 2, mean, float16 gradient. */
+    reg_task_settings focal;
+    reg_task_settings_init(&focal);
+    focal.refinement = 0;
+    uint16_t focal_grad[DET];
+    reg_focal_result f;
+    reg_floats none = {NULL, 0};
+    status = reg_focal_loss_detection_typed(
+        engine, (reg_tensor){half_det_logits, DET, REG_FLOAT16}, (reg_tensor){half_det_targets, DET, REG_FLOAT16}, N, C,
+        none, none, &focal, REG_REDUCTION_MEAN, (reg_tensor_mut){focal_grad, DET, REG_FLOAT16}, (reg_floats_mut){NULL, 0},
+        (reg_tensor_mut){NULL, 0, REG_FLOAT16}, &f, message, sizeof message);
+    if (status != REG_OK) {
+        printf("failed %s half focal %d %s\n", tag, status, message);
+        reg_engine_destroy(engine);
+        return 1;
+    }
+    printf("half_focal %s %a %a %lld %lld %a %d\n", tag, f.loss, f.sum, (long long)f.count, (long long)f.positives,
+           f.divisor, f.backend);
+    print_halves("half_focal_grad", tag, focal_grad, DET);
+    reg_engine_destroy(engine);
+    return 0;
+}
+
+/* The float16 errors: a bad dtype, a NaN half, a σ gradient of another dtype than its task's. */
+static int half_errors(void) {
+    char message[REG_MESSAGE_CAPACITY];
+    reg_engine *engine = NULL;
+    if (reg_engine_create("reference", REG_FALLBACK_REFERENCE, &engine, message, sizeof message) != REG_OK) {
+        printf("failed half errors create %s\n", message);
+        return 1;
+    }
+    uint16_t det_grad[DET], seg_grad[SEG];
+    float seg_sigma_grad[SEG];
+    reg_step_settings settings = step_settings();
+    reg_step_result r;
+    reg_detection_batch_typed d = half_detection_batch(half_det_logits);
+    d.logits.dtype = 7;
+    reg_step_gradients_typed g = {.detection_logits = {det_grad, DET, REG_FLOAT16}};
+    int status = reg_step_typed(engine, &d, NULL, &settings, &g, &r, message, sizeof message);
+    printf("error half_dtype %d %s\n", status, message);
+
+    uint16_t bad[DET];
+    memcpy(bad, half_det_logits, sizeof bad);
+    bad[2 * C + 1] = 0x7e00u; /* NaN */
+    d = half_detection_batch(bad);
+    status = reg_step_typed(engine, &d, NULL, &settings, &g, &r, message, sizeof message);
+    printf("error half_nan %d %s\n", status, message);
+
+    reg_segmentation_batch_typed s = {
+        .logits = {half_seg_logits, SEG, REG_FLOAT16}, .labels = {seg_labels, PIXELS},
+        .sigma = {seg_sigma, SEG, REG_FLOAT32}, .batch = B, .classes = SC, .height = H, .width = W};
+    reg_step_gradients_typed mixed = {.segmentation_logits = {seg_grad, SEG, REG_FLOAT16},
+                                      .segmentation_sigma = {seg_sigma_grad, SEG, REG_FLOAT32}};
+    status = reg_step_typed(engine, NULL, &s, &settings, &mixed, &r, message, sizeof message);
+    printf("error half_sigma_grad %d %s\n", status, message);
+
+    reg_floats none = {NULL, 0};
+    reg_focal_result f;
+    status = reg_focal_loss_detection_typed(
+        engine, (reg_tensor){half_det_logits, DET, REG_FLOAT16}, (reg_tensor){half_det_targets, DET, REG_FLOAT16}, N, C,
+        none, none, NULL, REG_REDUCTION_MEAN, (reg_tensor_mut){det_grad, DET, -1}, (reg_floats_mut){NULL, 0},
+        (reg_tensor_mut){NULL, 0, REG_FLOAT32}, &f, message, sizeof message);
+    printf("error half_focal_dtype %d %s\n", status, message);
+    reg_engine_destroy(engine);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *version = NULL;
     int api = reg_version(&version);
     printf("version - %d %d %s\n", api, REG_API_VERSION, version);
+    printf("version_minor - %d %d\n", reg_api_minor_version(), REG_API_MINOR_VERSION);
     make_batch();
     int failed = run("reference", "reference");
     failed |= run(argc > 1 ? argv[1] : "0", "device");
     failed |= errors();
+    failed |= run_half("reference", "reference");
+    failed |= run_half(argc > 1 ? argv[1] : "0", "device");
+    failed |= half_errors();
     return failed;
 }

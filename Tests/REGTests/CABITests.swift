@@ -171,6 +171,7 @@ struct CABITests {
         let out = try Self.output()
         #expect(try out.int("version -", 0) == 1, "the library's API version")
         #expect(try out.int("version -", 1) == 1, "the header's REG_API_VERSION")
+        #expect(try out.words("version_minor -") == ["1", "1"], "reg_api_minor_version and REG_API_MINOR_VERSION")
         let tool = try CommandLineTool.run(["--version"])
         #expect(tool.status == 0)
         #expect(try out.words("version -")[2] == tool.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines),
@@ -225,6 +226,70 @@ struct CABITests {
         #expect(try out.double(line, 4) == expected.divisor)
         #expect(try out.int(line, 5) == (exact ? 0 : 1), "the result's backend")
         Self.expectGradient(try out.floats("focal_grad \(engine)"), expected.gradient, exact: exact, "\(engine) gradient")
+    }
+
+    /// The client's float16 batch, widened (exact): its logits and targets rounded to half, the
+    /// rest as in `arrays`.
+    static func halfArrays(_ out: ClientOutput) throws -> StepArrays {
+        var arrays = try arrays(out)
+        arrays.detection!.logits = try out.floats("half_det_logits -")
+        arrays.detection!.targets = try out.floats("half_det_targets -")
+        arrays.segmentation!.logits = try out.floats("half_seg_logits -")
+        return arrays
+    }
+
+    @Test("reg_step_typed from C: float16 logits and targets, float16 gradients (the reference's rounded to half)",
+          arguments: ["reference", "device"])
+    func halfStep(engine: String) throws {
+        let out = try Self.output()
+        let arrays = try Self.halfArrays(out)
+        #expect(arrays.detection!.logits.allSatisfy { Float(Float16($0)) == $0 }, "the client's halves are halves")
+        #expect(arrays.detection!.logits != (try out.floats("det_logits -")), "rounding to half changed some logits")
+        let expected = try Engine(device: .reference, environment: [:]).step(arrays, Self.settings)
+        let exact = engine == "reference"
+        #expect(try out.int("half_step \(engine)", 1) == (exact ? 0 : 1), "the step's backend")
+        Self.expectValue(try out.double("half_step \(engine)", 0), expected.result.total, exact: exact, "\(engine) total")
+        for (key, task) in [("half_step_det", expected.result.detection), ("half_step_seg", expected.result.segmentation)] {
+            let task = try #require(task)
+            let line = "\(key) \(engine)"
+            Self.expectValue(try out.double(line, 2), task.sum, exact: exact, "\(line) sum")
+            #expect(try out.int(line, 3) == task.count && out.int(line, 4) == task.positives, "\(line) counts")
+        }
+        func half(_ values: [Float]) -> [Float] { values.map { Float(Float16($0)) } }
+        for (key, reference) in [("half_det_grad", expected.detectionGradient), ("half_seg_grad", expected.segmentationGradient),
+                                 ("half_seg_sigma_grad", try #require(expected.segmentationSigmaGradient))] {
+            let got = try out.floats("\(key) \(engine)")
+            if exact {
+                #expect(got == half(reference), "\(key): the reference's float32 gradient rounded to half")
+            } else {
+                FocalLossHalfTests.expectHalfOfReference(got, reference.map(Double.init), "\(key) device")
+            }
+        }
+        // The float16 focal loss: α = 1, γ = 2, mean over samples.
+        let d = try #require(arrays.detection)
+        let focal = try Engine(device: .reference, environment: [:])
+            .focalLoss(detection: d.logits, targets: d.targets, samples: 6, classes: 3, FocalLoss(gamma: 2))
+        Self.expectValue(try out.double("half_focal \(engine)", 0), focal.exactLoss, exact: exact, "\(engine) focal loss")
+        #expect(try out.int("half_focal \(engine)", 5) == (exact ? 0 : 1))
+        let got = try out.floats("half_focal_grad \(engine)")
+        if exact {
+            #expect(got == half(focal.gradient))
+        } else {
+            FocalLossHalfTests.expectHalfOfReference(got, focal.gradient.map(Double.init), "focal gradient device")
+        }
+    }
+
+    @Test("Float16 errors from C: a bad dtype, a NaN half and mismatched gradient types name the argument")
+    func halfErrors() throws {
+        let out = try Self.output()
+        #expect(try out.int("error half_dtype", 0) == 1)
+        #expect(try out.message("error half_dtype") == "invalid argument det_logits: has dtype 7; expected REG_FLOAT32 (0) or REG_FLOAT16 (1)")
+        #expect(try out.int("error half_nan", 0) == 1)
+        #expect(try out.message("error half_nan") == "invalid argument det_logits[2, 1]: must be finite, got nan")
+        #expect(try out.int("error half_sigma_grad", 0) == 1)
+        #expect(try out.message("error half_sigma_grad") == "invalid argument seg_sigma_grad: is float32 but seg_logits_grad is float16; a task's gradients share one element type")
+        #expect(try out.int("error half_focal_dtype", 0) == 1)
+        #expect(try out.message("error half_focal_dtype") == "invalid argument gradient: has dtype -1; expected REG_FLOAT32 (0) or REG_FLOAT16 (1)")
     }
 
     @Test("Errors from C: REG_INVALID_ARGUMENT with REG's message naming the element, and the other statuses")

@@ -1,7 +1,8 @@
 /*
  * reg.h: the C API of REG, the Refined Generalized Focal Loss (docs/math.md) on OpenCL devices
  * with a float64 CPU reference. Library: libregc.so (SwiftPM product `regc`; `swift build
- * --product regc`). API version 1. docs/python.md describes this API and the Python package on it.
+ * --product regc`). API version 1, minor version 1 (float16 arrays: REG_FLOAT16 and the *_typed
+ * functions). docs/python.md describes this API and the Python package on it.
  *
  * Conventions (every function):
  *
@@ -15,11 +16,18 @@
  *   may be NULL (with any capacity). There is no global "last error": the message belongs to the
  *   call. REG_MESSAGE_CAPACITY is enough for every message REG writes in practice.
  * - Buffers. Arrays are passed as views: a pointer and a count of elements (not bytes), row-major,
- *   float32 (or uint8 labels). A view with data == NULL and count == 0 is empty, or absent where a
- *   buffer is optional; data == NULL with count > 0 is REG_INVALID_ARGUMENT. Counts are checked
- *   against the dimensions, and a mismatch names the buffer. REG reads and writes the caller's
- *   memory only during the call and keeps no pointer after it returns. Outputs must not overlap
- *   inputs. float16 inputs are planned, not part of version 1.
+ *   float32 (or uint8 labels), or, in the *_typed functions' reg_tensor views, float32 or IEEE
+ *   float16 as the view's dtype says (REG_FLOAT32, REG_FLOAT16). A view with data == NULL and
+ *   count == 0 is empty, or absent where a buffer is optional; data == NULL with count > 0 is
+ *   REG_INVALID_ARGUMENT. Counts are checked against the dimensions, and a mismatch names the
+ *   buffer. REG reads and writes the caller's memory only during the call and keeps no pointer
+ *   after it returns. Outputs must not overlap inputs.
+ * - float16 (minor version 1). Logits, detection targets and σ maps may be IEEE binary16; REG
+ *   computes in float32 either way (a half widens exactly), so results meet docs/math.md §7
+ *   against the reference fed the same half values. Gradients are written as float16 when their
+ *   view is REG_FLOAT16, rounded to nearest even (a device writes them so and they are read
+ *   straight into the caller's memory). The version 1 functions and structs are unchanged: a
+ *   program written for them compiles and runs as before.
  * - Copies. reg_step reads the inputs in place and writes the gradients straight into the
  *   caller's buffers (no host copy of the batch). The single operations (reg_focal_loss_*,
  *   reg_distance_transform, reg_box_distances, reg_refine) go through REG's array API for now:
@@ -43,8 +51,13 @@
 extern "C" {
 #endif
 
-/* The version of this header's API; reg_version returns the library's. */
+/* The version of this header's API; reg_version returns the library's. A library of version 1
+ * serves every program written for version 1. */
 #define REG_API_VERSION 1
+/* Additions within version 1, numbered from 0 (the first release); reg_api_minor_version returns
+ * the library's. 1: REG_FLOAT16, reg_tensor, reg_tensor_mut, reg_step_typed and
+ * reg_focal_loss_*_typed. A program that uses them checks reg_api_minor_version() >= 1. */
+#define REG_API_MINOR_VERSION 1
 
 /* Statuses. */
 #define REG_OK 0
@@ -100,6 +113,26 @@ typedef struct reg_floats_mut {
     float *data;
     size_t count;
 } reg_floats_mut;
+
+/* Element types of reg_tensor and reg_tensor_mut (minor version 1). */
+#define REG_FLOAT32 0 /* IEEE binary32: float */
+#define REG_FLOAT16 1 /* IEEE binary16, 2 bytes: _Float16 where the compiler has it, else its uint16_t bits */
+
+/* A float32 or float16 array REG reads (minor version 1). data points at count elements of dtype;
+ * {NULL, 0, any dtype} is empty or absent. Any other dtype is REG_INVALID_ARGUMENT naming the
+ * array. */
+typedef struct reg_tensor {
+    const void *data;
+    size_t count;
+    int32_t dtype; /* REG_FLOAT32 or REG_FLOAT16 */
+} reg_tensor;
+
+/* A float32 or float16 array REG writes (every element; float16 rounded to nearest even). */
+typedef struct reg_tensor_mut {
+    void *data;
+    size_t count;
+    int32_t dtype; /* REG_FLOAT32 or REG_FLOAT16 */
+} reg_tensor_mut;
 
 /* Label bytes REG reads: 0 background, 1…C class, 255 ignore. */
 typedef struct reg_labels {
@@ -163,6 +196,40 @@ typedef struct reg_step_gradients {
     reg_floats_mut segmentation_sigma;
 } reg_step_gradients;
 
+/* The step's batch and gradients with float32 or float16 arrays (minor version 1): as
+ * reg_detection_batch, reg_segmentation_batch and reg_step_gradients, with reg_tensor views for the
+ * logits, detection targets, σ maps and gradients (points, boxes and labels as before). Each array
+ * has its own dtype, except that a task's σ gradient has the dtype of its logits' gradient (the
+ * kernels write both in one type; a mismatch is REG_INVALID_ARGUMENT naming det_sigma_grad or
+ * seg_sigma_grad). */
+typedef struct reg_detection_batch_typed {
+    reg_tensor logits;  /* [samples, classes], finite (a float16 ±inf is not) */
+    reg_tensor targets; /* [samples, classes], in [0, 1] */
+    reg_floats points;  /* [samples, 3]: rows (image, x, y) */
+    reg_floats boxes;   /* [M, 6]: rows (image, class 1…classes, x1, y1, x2, y2) */
+    reg_tensor sigma;   /* [samples, classes] σ map in [0, 1e6]; data NULL: none */
+    size_t samples;
+    size_t classes;
+    size_t images;
+} reg_detection_batch_typed;
+
+typedef struct reg_segmentation_batch_typed {
+    reg_tensor logits; /* [batch, classes, height, width] (NCHW), finite */
+    reg_labels labels; /* [batch, height, width]: 0 background, 1…classes, 255 ignore */
+    reg_tensor sigma;  /* like the logits; data NULL: none */
+    size_t batch;
+    size_t classes;
+    size_t height;
+    size_t width;
+} reg_segmentation_batch_typed;
+
+typedef struct reg_step_gradients_typed {
+    reg_tensor_mut detection_logits;
+    reg_tensor_mut detection_sigma;
+    reg_tensor_mut segmentation_logits;
+    reg_tensor_mut segmentation_sigma;
+} reg_step_gradients_typed;
+
 /* One task's part of a step. */
 typedef struct reg_task_result {
     int32_t present;            /* 1 when the batch had this task; every field below is 0 otherwise */
@@ -199,6 +266,10 @@ typedef struct reg_focal_result {
  * library, valid for as long as it is loaded. */
 int reg_version(const char **version);
 
+/* The library's minor API version (REG_API_MINOR_VERSION of the header it was built with): 1 or more
+ * when it has the float16 functions. */
+int reg_api_minor_version(void);
+
 /* Creates an engine. device: "auto" (a GPU, else an accelerator, else a CPU OpenCL device such as
  * PoCL, else the reference), "reference" (also "ref", "cpu": the float64 CPU reference), an index
  * ("0": the first OpenCL device), or a name substring ("pthread"); NULL or "": $REG_DEVICE, else
@@ -233,6 +304,16 @@ int reg_step(reg_engine *engine, const reg_detection_batch *detection, const reg
              const reg_step_settings *settings, const reg_step_gradients *gradients, reg_step_result *result,
              char *message, size_t capacity);
 
+/* reg_step with float32 or float16 logits, targets, σ maps and gradients (minor version 1): the
+ * same step, the same argument names in messages (a bad dtype is named too, e.g. "invalid argument
+ * det_logits: has dtype 7; expected REG_FLOAT32 (0) or REG_FLOAT16 (1)"). float16 arrays are read
+ * in place and uploaded to a device as float16 (half the bytes); float16 gradients are written by
+ * the device as float16 and read straight into the caller's buffers. */
+int reg_step_typed(reg_engine *engine, const reg_detection_batch_typed *detection,
+                   const reg_segmentation_batch_typed *segmentation, const reg_step_settings *settings,
+                   const reg_step_gradients_typed *gradients, reg_step_result *result, char *message,
+                   size_t capacity);
+
 /* The focal loss of detection logits [samples, classes] (sigmoid) with targets in [0, 1].
  * distances: [samples, classes] distances d for g = σ(β(d − δ)), required when
  * settings->refinement is on and refused when it is off (the step computes distances itself; this
@@ -257,6 +338,23 @@ int reg_focal_loss_segmentation(reg_engine *engine, reg_floats logits, reg_label
                                 const reg_task_settings *settings, int32_t reduction, reg_floats_mut gradient,
                                 reg_floats_mut element_loss, reg_floats_mut sigma_gradient, reg_focal_result *result,
                                 char *message, size_t capacity);
+
+/* reg_focal_loss_detection and _segmentation with float32 or float16 logits, targets, gradient and
+ * sigma_gradient (minor version 1; distances, the σ map and element_loss stay float32). float16
+ * gradients are rounded to nearest even; sigma_gradient, when given, has the gradient's dtype.
+ * Copies its inputs once, like the float32 calls. */
+int reg_focal_loss_detection_typed(reg_engine *engine, reg_tensor logits, reg_tensor targets, size_t samples,
+                                   size_t classes, reg_floats distances, reg_floats sigma,
+                                   const reg_task_settings *settings, int32_t reduction, reg_tensor_mut gradient,
+                                   reg_floats_mut element_loss, reg_tensor_mut sigma_gradient,
+                                   reg_focal_result *result, char *message, size_t capacity);
+
+int reg_focal_loss_segmentation_typed(reg_engine *engine, reg_tensor logits, reg_labels labels, size_t batch,
+                                      size_t classes, size_t height, size_t width, reg_floats distances,
+                                      reg_floats sigma, const reg_task_settings *settings, int32_t reduction,
+                                      reg_tensor_mut gradient, reg_floats_mut element_loss,
+                                      reg_tensor_mut sigma_gradient, reg_focal_result *result, char *message,
+                                      size_t capacity);
 
 /* The exact per-class Euclidean distance transform of label maps [batch, height, width] (0
  * background, 1…classes, 255 ignore) into distances [batch, classes, height, width]: channel k is
