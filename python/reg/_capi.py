@@ -1,5 +1,5 @@
-"""ctypes declarations of REG's C API (Sources/REGC/include/reg.h, API version 1) and the loader
-of libregc.so. Every structure here mirrors the header field by field."""
+"""ctypes declarations of REG's C API (Sources/REGC/include/reg.h, API version 1, minor version 1)
+and the loader of libregc.so. Every structure here mirrors the header field by field."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from typing import Optional
 from ._errors import LibraryNotFound
 
 API_VERSION = 1
+# The float16 functions (reg_step_typed, reg_focal_loss_*_typed) came with minor version 1.
+API_MINOR_VERSION = 1
+
+# Element types of reg_tensor / reg_tensor_mut.
+FLOAT32 = 0
+FLOAT16 = 1
 
 # Statuses.
 OK = 0
@@ -56,6 +62,18 @@ class FloatsMut(ctypes.Structure):
     """reg_floats_mut: a float32 array REG writes."""
 
     _fields_ = [("data", c_float_p), ("count", ctypes.c_size_t)]
+
+
+class Tensor(ctypes.Structure):
+    """reg_tensor: a float32 or float16 array REG reads."""
+
+    _fields_ = [("data", ctypes.c_void_p), ("count", ctypes.c_size_t), ("dtype", ctypes.c_int32)]
+
+
+class TensorMut(ctypes.Structure):
+    """reg_tensor_mut: a float32 or float16 array REG writes."""
+
+    _fields_ = [("data", ctypes.c_void_p), ("count", ctypes.c_size_t), ("dtype", ctypes.c_int32)]
 
 
 class Labels(ctypes.Structure):
@@ -124,6 +142,40 @@ class StepGradients(ctypes.Structure):
     ]
 
 
+class DetectionBatchTyped(ctypes.Structure):
+    _fields_ = [
+        ("logits", Tensor),
+        ("targets", Tensor),
+        ("points", Floats),
+        ("boxes", Floats),
+        ("sigma", Tensor),
+        ("samples", ctypes.c_size_t),
+        ("classes", ctypes.c_size_t),
+        ("images", ctypes.c_size_t),
+    ]
+
+
+class SegmentationBatchTyped(ctypes.Structure):
+    _fields_ = [
+        ("logits", Tensor),
+        ("labels", Labels),
+        ("sigma", Tensor),
+        ("batch", ctypes.c_size_t),
+        ("classes", ctypes.c_size_t),
+        ("height", ctypes.c_size_t),
+        ("width", ctypes.c_size_t),
+    ]
+
+
+class StepGradientsTyped(ctypes.Structure):
+    _fields_ = [
+        ("detection_logits", TensorMut),
+        ("detection_sigma", TensorMut),
+        ("segmentation_logits", TensorMut),
+        ("segmentation_sigma", TensorMut),
+    ]
+
+
 class TaskResult(ctypes.Structure):
     _fields_ = [
         ("present", ctypes.c_int32),
@@ -167,6 +219,7 @@ _int32_p = ctypes.POINTER(ctypes.c_int32)
 
 _SIGNATURES = {
     "reg_version": (_int, [ctypes.POINTER(ctypes.c_char_p)]),
+    "reg_api_minor_version": (_int, []),
     "reg_engine_create": (_int, [ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(_engine_p), _message, _size]),
     "reg_engine_destroy": (_int, [_engine_p]),
     "reg_engine_backend": (_int, [_engine_p, _int32_p, _message, _size]),
@@ -181,6 +234,16 @@ _SIGNATURES = {
     "reg_focal_loss_segmentation": (_int, [_engine_p, Floats, Labels, _size, _size, _size, _size, Floats, Floats,
                                            ctypes.POINTER(TaskSettings), ctypes.c_int32, FloatsMut, FloatsMut,
                                            FloatsMut, ctypes.POINTER(FocalResult), _message, _size]),
+    "reg_step_typed": (_int, [_engine_p, ctypes.POINTER(DetectionBatchTyped), ctypes.POINTER(SegmentationBatchTyped),
+                              ctypes.POINTER(StepSettings), ctypes.POINTER(StepGradientsTyped),
+                              ctypes.POINTER(StepResult), _message, _size]),
+    "reg_focal_loss_detection_typed": (_int, [_engine_p, Tensor, Tensor, _size, _size, Floats, Floats,
+                                              ctypes.POINTER(TaskSettings), ctypes.c_int32, TensorMut, FloatsMut,
+                                              TensorMut, ctypes.POINTER(FocalResult), _message, _size]),
+    "reg_focal_loss_segmentation_typed": (_int, [_engine_p, Tensor, Labels, _size, _size, _size, _size, Floats,
+                                                 Floats, ctypes.POINTER(TaskSettings), ctypes.c_int32, TensorMut,
+                                                 FloatsMut, TensorMut, ctypes.POINTER(FocalResult), _message,
+                                                 _size]),
     "reg_distance_transform": (_int, [_engine_p, Labels, _size, _size, _size, _size, ctypes.c_float, ctypes.c_float,
                                       ctypes.c_int32, FloatsMut, _int32_p, _message, _size]),
     "reg_box_distances": (_int, [_engine_p, Floats, Floats, _size, FloatsMut, _int32_p, _message, _size]),
@@ -231,13 +294,19 @@ def library() -> ctypes.CDLL:
             lib = ctypes.CDLL(str(path))
         except OSError as error:
             raise LibraryNotFound(f"cannot load {path}: {error}") from error
+        lib.reg_version.restype = _int
+        lib.reg_version.argtypes = [ctypes.POINTER(ctypes.c_char_p)]
+        version = lib.reg_version(None)
+        if version != API_VERSION:
+            raise LibraryNotFound(f"{path} has C API version {version}; this package needs {API_VERSION}")
+        minor = lib.reg_api_minor_version() if hasattr(lib, "reg_api_minor_version") else 0
+        if minor < API_MINOR_VERSION:
+            raise LibraryNotFound(f"{path} has C API version {version}.{minor}; this package needs "
+                                  f"{API_VERSION}.{API_MINOR_VERSION} or newer (float16); rebuild it")
         for name, (restype, argtypes) in _SIGNATURES.items():
             function = getattr(lib, name)
             function.restype = restype
             function.argtypes = argtypes
-        version = lib.reg_version(None)
-        if version != API_VERSION:
-            raise LibraryNotFound(f"{path} has C API version {version}; this package needs {API_VERSION}")
         _library, _path = lib, path
         return lib
 

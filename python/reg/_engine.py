@@ -27,25 +27,69 @@ __all__ = [
 ]
 
 Float32Array = NDArray[np.float32]
+# float32 or float16: logits, targets, σ maps and gradients (docs/python.md, "float16").
+FloatArray = Union[NDArray[np.float32], NDArray[np.float16]]
 
 _BACKENDS = {C.BACKEND_REFERENCE: "reference", C.BACKEND_OPENCL: "opencl"}
 _ACTIVATIONS = {"sigmoid": C.ACTIVATION_SIGMOID, "softmax": C.ACTIVATION_SOFTMAX}
 _REDUCTIONS = {"mean": C.REDUCTION_MEAN, "sum": C.REDUCTION_SUM, "none": C.REDUCTION_NONE}
 _FALLBACKS = {"reference": C.FALLBACK_REFERENCE, "error": C.FALLBACK_ERROR}
+_ELEMENT_TYPES = {np.dtype(np.float32): C.FLOAT32, np.dtype(np.float16): C.FLOAT16}
 
 
 # MARK: Arrays
 
 
+def _refuse_bfloat16(name: str, value: Any) -> None:
+    """bfloat16 (ml_dtypes' NumPy dtype, as JAX uses, or torch.bfloat16) has no IEEE float16 or
+    float32 layout REG reads: a TypeError naming the argument rather than a silent conversion."""
+    if "bfloat16" in str(getattr(value, "dtype", "")):
+        raise TypeError(f"invalid argument {name}: bfloat16 is not supported; pass float32 or float16 "
+                        "(e.g. x.astype(np.float32))")
+
+
 def _floats(name: str, value: ArrayLike) -> np.ndarray:
     """``value`` as a C-contiguous float32 array: the array itself when it already is one (REG then
     reads its memory in place), else one converted copy."""
+    _refuse_bfloat16(name, value)
     if isinstance(value, np.ndarray) and value.dtype == np.float32 and value.flags.c_contiguous:
         return value
     try:
         return np.ascontiguousarray(value, dtype=np.float32)
     except (TypeError, ValueError) as error:
         raise InvalidArgument(f"invalid argument {name}: cannot be read as float32 ({error})") from error
+
+
+def _half_or_floats(name: str, value: ArrayLike) -> np.ndarray:
+    """Logits, targets, σ maps: a C-contiguous float32 or float16 array as it is (read in place); a
+    float16 array that is not C-contiguous made so once (it stays float16); anything else converted
+    once to float32."""
+    _refuse_bfloat16(name, value)
+    array = value if isinstance(value, np.ndarray) else None
+    if array is None and hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
+        try:
+            array = np.asarray(value)
+        except (TypeError, ValueError):
+            array = None
+    if array is not None and array.dtype in _ELEMENT_TYPES:
+        return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+    return _floats(name, value)
+
+
+def _gradient_dtype(value: Any) -> Optional[np.dtype]:
+    """``gradient_dtype``: None (follow the logits, or the gradient arrays given), or float32 or
+    float16 in any spelling NumPy reads (``"float16"``, ``np.float16``, ``"f2"``)."""
+    if value is None:
+        return None
+    if "bfloat16" in str(value):
+        raise TypeError("invalid argument gradient_dtype: bfloat16 is not supported; use 'float32' or 'float16'")
+    try:
+        dtype = np.dtype(value)
+    except TypeError as error:
+        raise InvalidArgument(f"invalid argument gradient_dtype: is {value!r}; expected 'float32' or 'float16'") from error
+    if dtype not in _ELEMENT_TYPES:
+        raise InvalidArgument(f"invalid argument gradient_dtype: is {dtype}; expected float32 or float16")
+    return dtype
 
 
 def _labels(name: str, value: ArrayLike) -> np.ndarray:
@@ -85,17 +129,31 @@ def _rows(name: str, array: np.ndarray, width: int, what: str) -> np.ndarray:
     return array
 
 
-def _output(name: str, given: Optional[np.ndarray], shape: Tuple[int, ...]) -> np.ndarray:
-    """A new float32 array, or the caller's, which REG writes in place: it must be a writeable
-    C-contiguous float32 array of the right shape."""
+def _output(name: str, given: Optional[np.ndarray], shape: Tuple[int, ...],
+            dtype: np.dtype = np.dtype(np.float32)) -> np.ndarray:
+    """A new array of ``dtype``, or the caller's, which REG writes in place: it must be a writeable
+    C-contiguous array of ``dtype`` (float32 or float16) and the right shape."""
     if given is None:
-        return np.empty(shape, dtype=np.float32)
-    if not (isinstance(given, np.ndarray) and given.dtype == np.float32 and given.flags.c_contiguous
+        return np.empty(shape, dtype=dtype)
+    _refuse_bfloat16(name, given)
+    if not (isinstance(given, np.ndarray) and given.dtype == dtype and given.flags.c_contiguous
             and given.flags.writeable and given.shape == tuple(shape)):
         got = f"{type(given).__name__} {getattr(given, 'dtype', '')} {getattr(given, 'shape', '')}".strip()
         raise InvalidArgument(
-            f"invalid argument {name}: must be a writeable C-contiguous float32 array of shape {tuple(shape)}, got {got}")
+            f"invalid argument {name}: must be a writeable C-contiguous {np.dtype(dtype).name} array of shape "
+            f"{tuple(shape)}, got {got}")
     return given
+
+
+def _task_gradient_dtype(explicit: Optional[np.dtype], given: Optional[np.ndarray], logits: np.ndarray) -> np.dtype:
+    """A task's gradient element type: ``gradient_dtype`` when given, else that of the gradient array
+    passed (when float32 or float16), else the logits'."""
+    if explicit is not None:
+        return explicit
+    dtype = getattr(given, "dtype", None)
+    if dtype is not None and np.dtype(dtype) in _ELEMENT_TYPES:
+        return np.dtype(dtype)
+    return logits.dtype
 
 
 def _in(array: Optional[np.ndarray]) -> C.Floats:
@@ -108,6 +166,19 @@ def _out(array: Optional[np.ndarray]) -> C.FloatsMut:
     if array is None:
         return C.FloatsMut(None, 0)
     return C.FloatsMut(array.ctypes.data_as(C.c_float_p), array.size)
+
+
+def _tin(array: Optional[np.ndarray]) -> C.Tensor:
+    """A float32 or float16 array as a reg_tensor."""
+    if array is None:
+        return C.Tensor(None, 0, C.FLOAT32)
+    return C.Tensor(array.ctypes.data, array.size, _ELEMENT_TYPES[array.dtype])
+
+
+def _tout(array: Optional[np.ndarray]) -> C.TensorMut:
+    if array is None:
+        return C.TensorMut(None, 0, C.FLOAT32)
+    return C.TensorMut(array.ctypes.data, array.size, _ELEMENT_TYPES[array.dtype])
 
 
 def _bytes(array: np.ndarray) -> C.Labels:
@@ -221,17 +292,17 @@ class TaskResult:
 @dataclass(frozen=True, eq=False)
 class StepResult:
     """What ``Engine.step`` returns: L_total, each task's result, the backend that computed the step
-    ("opencl" or "reference") and the gradients (arrays laid out like the logits; None for an absent
-    task or σ map)."""
+    ("opencl" or "reference") and the gradients (arrays laid out like the logits, float32 or float16
+    as ``gradient_dtype`` resolved; None for an absent task or σ map)."""
 
     total: float
     detection: Optional[TaskResult]
     segmentation: Optional[TaskResult]
     backend: str
-    det_logits_grad: Optional[Float32Array]
-    det_sigma_grad: Optional[Float32Array]
-    seg_logits_grad: Optional[Float32Array]
-    seg_sigma_grad: Optional[Float32Array]
+    det_logits_grad: Optional[FloatArray]
+    det_sigma_grad: Optional[FloatArray]
+    seg_logits_grad: Optional[FloatArray]
+    seg_sigma_grad: Optional[FloatArray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,12 +315,12 @@ class FocalLossResult:
         Under ``reduction="mean"`` sum / divisor (0 when the divisor is 0), else the sum (float64).
     sum, count, positives, divisor
         As in ``TaskResult``; the divisor is 1 under "sum" and "none".
-    gradient : ndarray of float32
-        ∂L/∂logits, laid out like the logits.
+    gradient : ndarray of float32 or float16
+        ∂L/∂logits, laid out like the logits; float16 for float16 logits (or ``gradient_dtype``).
     element_loss : ndarray of float32 or None
         ℓ per element under ``reduction="none"``.
-    sigma_gradient : ndarray of float32, float, or None
-        ∂L/∂σ per element for a σ map, the scalar ∂L/∂σ for a scalar σ > 0, else None.
+    sigma_gradient : ndarray of float32 or float16, float, or None
+        ∂L/∂σ per element for a σ map (the gradient's dtype), the scalar ∂L/∂σ for a scalar σ > 0, else None.
     backend : str
         "opencl" or "reference": what computed this call.
     """
@@ -259,9 +330,9 @@ class FocalLossResult:
     count: int
     positives: int
     divisor: float
-    gradient: Float32Array
+    gradient: FloatArray
     element_loss: Optional[Float32Array]
-    sigma_gradient: Union[Float32Array, float, None]
+    sigma_gradient: Union[FloatArray, float, None]
     backend: str
 
 
@@ -391,13 +462,15 @@ class Engine:
         det_sigma_grad: Optional[np.ndarray] = None,
         seg_logits_grad: Optional[np.ndarray] = None,
         seg_sigma_grad: Optional[np.ndarray] = None,
+        gradient_dtype: Any = None,
     ) -> StepResult:
         """One training step: L_total = L_det + λ·L_seg and its gradients (docs/usage.md, "The step").
 
         The detection task is present when ``det_logits`` is given, the segmentation task when
         ``seg_logits`` is. Distances (point-to-box, per-class EDT) and the refinement are computed
-        inside the step. Arrays that are C-contiguous float32 (uint8 labels) are read in place;
-        others are converted once (a copy).
+        inside the step. Arrays that are C-contiguous float32 (uint8 labels) are read in place, and
+        so are C-contiguous float16 logits, targets and σ maps (float16 stays float16 all the way to
+        the device); others are converted once (a copy). bfloat16 raises TypeError.
 
         Parameters
         ----------
@@ -428,8 +501,12 @@ class Engine:
         memory_budget : int, optional
             Device bytes one chunk of the batch may use; None: half the device's memory.
         det_logits_grad, det_sigma_grad, seg_logits_grad, seg_sigma_grad : ndarray, optional
-            Arrays to write the gradients into (writeable C-contiguous float32, shaped like the
-            logits); None: new arrays.
+            Arrays to write the gradients into (writeable C-contiguous float32 or float16 of the
+            task's gradient dtype, shaped like the logits); None: new arrays.
+        gradient_dtype : {None, "float32", "float16"}
+            The gradients' element type. None: per task, the dtype of the logits' gradient array
+            when one is given, else the logits' dtype (float16 logits give float16 gradients, written
+            by the device as float16, rounded to nearest even). A task's σ gradient has the same.
 
         Returns
         -------
@@ -461,14 +538,15 @@ class Engine:
         keep: list = []
         det_batch = seg_batch = None
         det_grad = det_sgrad = seg_grad = seg_sgrad = None
+        explicit = _gradient_dtype(gradient_dtype)
         if det_logits is not None:
-            logits = _floats("det_logits", det_logits)
+            logits = _half_or_floats("det_logits", det_logits)
             _dimensions("det_logits", logits, 2, "[samples, classes]")
             n, classes = logits.shape
             if det_targets is None or det_points is None:
                 missing = "det_targets" if det_targets is None else "det_points"
                 raise InvalidArgument(f"invalid argument {missing}: is required with det_logits")
-            targets = _floats("det_targets", det_targets)
+            targets = _half_or_floats("det_targets", det_targets)
             _shape("det_targets", targets, logits.shape, "the logits' shape")
             points = _rows("det_points", _floats("det_points", det_points), 3, "image, x, y")
             _shape("det_points", points, (n, 3), "one row (image, x, y) per sample")
@@ -476,17 +554,18 @@ class Engine:
                           "image, class, x1, y1, x2, y2")
             sigma = None
             if det_sigma is not None:
-                sigma = _floats("det_sigma", det_sigma)
+                sigma = _half_or_floats("det_sigma", det_sigma)
                 _shape("det_sigma", sigma, logits.shape, "the logits' shape")
             images = _size("det_images", det_images) if det_images is not None else _images(points, boxes)
-            det_batch = C.DetectionBatch(_in(logits), _in(targets), _in(points), _in(boxes), _in(sigma), n, classes,
-                                         images)
+            det_batch = C.DetectionBatchTyped(_tin(logits), _tin(targets), _in(points), _in(boxes), _tin(sigma), n,
+                                              classes, images)
             keep += [logits, targets, points, boxes, sigma]
-            det_grad = _output("det_logits_grad", det_logits_grad, logits.shape)
+            dtype = _task_gradient_dtype(explicit, det_logits_grad, logits)
+            det_grad = _output("det_logits_grad", det_logits_grad, logits.shape, dtype)
             if sigma is not None:
-                det_sgrad = _output("det_sigma_grad", det_sigma_grad, logits.shape)
+                det_sgrad = _output("det_sigma_grad", det_sigma_grad, logits.shape, dtype)
         if seg_logits is not None:
-            logits = _floats("seg_logits", seg_logits)
+            logits = _half_or_floats("seg_logits", seg_logits)
             _dimensions("seg_logits", logits, 4, "[batch, classes, height, width]")
             b, classes, h, w = logits.shape
             if seg_labels is None:
@@ -495,13 +574,14 @@ class Engine:
             _shape("seg_labels", labels, (b, h, w), "the logits' batch, height, width")
             sigma = None
             if seg_sigma is not None:
-                sigma = _floats("seg_sigma", seg_sigma)
+                sigma = _half_or_floats("seg_sigma", seg_sigma)
                 _shape("seg_sigma", sigma, logits.shape, "the logits' shape")
-            seg_batch = C.SegmentationBatch(_in(logits), _bytes(labels), _in(sigma), b, classes, h, w)
+            seg_batch = C.SegmentationBatchTyped(_tin(logits), _bytes(labels), _tin(sigma), b, classes, h, w)
             keep += [logits, labels, sigma]
-            seg_grad = _output("seg_logits_grad", seg_logits_grad, logits.shape)
+            dtype = _task_gradient_dtype(explicit, seg_logits_grad, logits)
+            seg_grad = _output("seg_logits_grad", seg_logits_grad, logits.shape, dtype)
             if sigma is not None:
-                seg_sgrad = _output("seg_sigma_grad", seg_sigma_grad, logits.shape)
+                seg_sgrad = _output("seg_sigma_grad", seg_sigma_grad, logits.shape, dtype)
 
         settings = C.StepSettings()
         lib.reg_step_settings_init(ctypes.byref(settings))
@@ -516,10 +596,10 @@ class Engine:
             if budget < 1:
                 raise InvalidArgument(f"invalid argument memoryBudget: must be at least 1 byte, got {budget}")
             settings.memory_budget = budget
-        gradients = C.StepGradients(_out(det_grad), _out(det_sgrad), _out(seg_grad), _out(seg_sgrad))
+        gradients = C.StepGradientsTyped(_tout(det_grad), _tout(det_sgrad), _tout(seg_grad), _tout(seg_sgrad))
         result = C.StepResult()
         message = _message()
-        status = lib.reg_step(self._engine(), ctypes.byref(det_batch) if det_batch is not None else None,
+        status = lib.reg_step_typed(self._engine(), ctypes.byref(det_batch) if det_batch is not None else None,
                               ctypes.byref(seg_batch) if seg_batch is not None else None, ctypes.byref(settings),
                               ctypes.byref(gradients), ctypes.byref(result), message, len(message))
         raise_for(status, message.value)
@@ -546,12 +626,15 @@ class Engine:
         positive_fraction: Optional[float] = None,
         normalizer: Union[str, float] = "samples",
         reduction: str = "mean",
+        gradient_dtype: Any = None,
     ) -> FocalLossResult:
         """The refined focal loss of one task and its gradient (docs/math.md §1–§5).
 
         Detection: ``logits`` (N, C) with ``targets`` (N, C) in [0, 1]. Segmentation: ``logits``
         (B, C, H, W) with ``labels`` (B, H, W): 0 background, 1…C class, 255 ignore. The arrays are
-        copied once into REG (see docs/python.md); ``step`` reads them in place.
+        copied once into REG (see docs/python.md); ``step`` reads them in place. Logits and targets
+        may be float16 (computed in float32, as REG widens halves exactly); the gradient is then
+        float16 unless ``gradient_dtype`` says otherwise.
 
         Parameters
         ----------
@@ -580,6 +663,9 @@ class Engine:
             M of the mean.
         reduction : {"mean", "sum", "none"}
             Σℓ / M, Σℓ, or ℓ per element in ``element_loss`` (the gradient is then the sum's).
+        gradient_dtype : {None, "float32", "float16"}
+            The element type of ``gradient`` (and of a σ map's ``sigma_gradient``); None: the logits'.
+            float16 gradients are rounded to nearest even.
 
         Returns
         -------
@@ -594,7 +680,8 @@ class Engine:
             raise InvalidArgument("invalid argument targets: give targets (detection) or labels (segmentation), "
                                   "exactly one")
         lib = C.library()
-        z = _floats("logits", logits)
+        explicit = _gradient_dtype(gradient_dtype)
+        z = _half_or_floats("logits", logits)
         settings = TaskSettings(alpha=alpha, gamma=gamma, refinement=distances is not None, beta=beta, delta=delta,
                                 activation=activation, positive_fraction=positive_fraction, normalizer=normalizer)
         sigma_map = None
@@ -610,28 +697,29 @@ class Engine:
             _shape("distances", d, z.shape, "the logits' shape")
         if reduction not in _REDUCTIONS:
             raise InvalidArgument(f"invalid argument reduction: is {reduction!r}; expected 'mean', 'sum' or 'none'")
-        gradient = np.empty(z.shape, dtype=np.float32)
+        dtype = explicit if explicit is not None else z.dtype
+        gradient = np.empty(z.shape, dtype=dtype)
         element_loss = np.empty(z.shape, dtype=np.float32) if reduction == "none" else None
-        sigma_gradient = np.empty(z.shape, dtype=np.float32) if sigma_map is not None else None
+        sigma_gradient = np.empty(z.shape, dtype=dtype) if sigma_map is not None else None
         result = C.FocalResult()
         message = _message()
         if targets is not None:
             _dimensions("logits", z, 2, "[samples, classes] with targets")
-            y = _floats("targets", targets)
+            y = _half_or_floats("targets", targets)
             _shape("targets", y, z.shape, "the logits' shape")
-            status = lib.reg_focal_loss_detection(
-                self._engine(), _in(z), _in(y), z.shape[0], z.shape[1], _in(d), _in(sigma_map),
-                ctypes.byref(c_settings), _REDUCTIONS[reduction], _out(gradient), _out(element_loss),
-                _out(sigma_gradient), ctypes.byref(result), message, len(message))
+            status = lib.reg_focal_loss_detection_typed(
+                self._engine(), _tin(z), _tin(y), z.shape[0], z.shape[1], _in(d), _in(sigma_map),
+                ctypes.byref(c_settings), _REDUCTIONS[reduction], _tout(gradient), _out(element_loss),
+                _tout(sigma_gradient), ctypes.byref(result), message, len(message))
         else:
             _dimensions("logits", z, 4, "[batch, classes, height, width] with labels")
             b, classes, h, w = z.shape
             label_bytes = _labels("labels", labels)
             _shape("labels", label_bytes, (b, h, w), "the logits' batch, height, width")
-            status = lib.reg_focal_loss_segmentation(
-                self._engine(), _in(z), _bytes(label_bytes), b, classes, h, w, _in(d), _in(sigma_map),
-                ctypes.byref(c_settings), _REDUCTIONS[reduction], _out(gradient), _out(element_loss),
-                _out(sigma_gradient), ctypes.byref(result), message, len(message))
+            status = lib.reg_focal_loss_segmentation_typed(
+                self._engine(), _tin(z), _bytes(label_bytes), b, classes, h, w, _in(d), _in(sigma_map),
+                ctypes.byref(c_settings), _REDUCTIONS[reduction], _tout(gradient), _out(element_loss),
+                _tout(sigma_gradient), ctypes.byref(result), message, len(message))
         del alive
         raise_for(status, message.value)
         scalar = result.sigma_gradient if result.has_sigma_gradient else None

@@ -44,12 +44,19 @@ def _zero_cotangent(x: Any) -> Any:
     return np.zeros(x.shape, dtype=jax.dtypes.float0)
 
 
+def _gradient_dtype(logits: Any) -> Any:
+    """The step's gradient dtype for these logits: float16 for float16 (REG writes half gradients),
+    float32 otherwise."""
+    return jnp.float16 if jnp.dtype(logits.dtype) == jnp.float16 else jnp.float32
+
+
 def step_loss(detection: Settings = None, segmentation: Settings = None, lambda_: float = 1.0, *,
               engine: Optional[Engine] = None, det_images: Optional[int] = None,
               validate: bool = True) -> Callable[..., jax.Array]:
     """A function ``f(det_logits, seg_logits, det_targets=None, det_points=None, det_boxes=None,
     seg_labels=None)`` returning L_total (a float32 scalar), differentiable in ``det_logits`` and
-    ``seg_logits`` (either may be None for an absent task). The settings mirror ``Engine.step``;
+    ``seg_logits`` (either may be None for an absent task). float16 logits and targets are read as
+    float16 and their gradients come back float16; bfloat16 raises TypeError. The settings mirror ``Engine.step``;
     ``engine`` None uses ``reg.default_engine()`` at call time."""
     det_settings, seg_settings = _settings(detection), _settings(segmentation)
     lam = float(lambda_)
@@ -66,10 +73,13 @@ def step_loss(detection: Settings = None, segmentation: Settings = None, lambda_
     def forward_and_gradients(det_logits, seg_logits, det_targets, det_points, det_boxes, seg_labels):
         if det_logits is None and seg_logits is None:
             raise ValueError("reg.jax: give det_logits, seg_logits or both")
+        for name, x in (("det_logits", det_logits), ("seg_logits", seg_logits), ("det_targets", det_targets)):
+            if x is not None and "bfloat16" in str(getattr(x, "dtype", "")):
+                raise TypeError(f"invalid argument {name}: bfloat16 is not supported; pass float32 or float16")
         shapes = (
             jax.ShapeDtypeStruct((), jnp.float32),
-            None if det_logits is None else jax.ShapeDtypeStruct(det_logits.shape, jnp.float32),
-            None if seg_logits is None else jax.ShapeDtypeStruct(seg_logits.shape, jnp.float32),
+            None if det_logits is None else jax.ShapeDtypeStruct(det_logits.shape, _gradient_dtype(det_logits)),
+            None if seg_logits is None else jax.ShapeDtypeStruct(seg_logits.shape, _gradient_dtype(seg_logits)),
         )
 
         def callback(dl, sl, dt, dp, db, lab):

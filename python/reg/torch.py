@@ -8,8 +8,10 @@ REG's training step (``Engine.step``) on the tensors' memory (docs/python.md, "P
 
 The forward pass computes L_total = L_det + λ·L_seg and both gradients in one call; the backward
 pass multiplies the saved gradients by the incoming gradient. CPU tensors are read in place
-(float32, C-contiguous: ``tensor.numpy()`` shares the memory) and the gradients are written in
-place into new tensors; CUDA tensors are copied to the host and their gradients copied back.
+(float32 or float16, C-contiguous: ``tensor.numpy()`` shares the memory) and the gradients are
+written in place into new tensors of the logits' dtype (float16 logits: float16 gradients, written
+by REG as float16); CUDA tensors are copied to the host and their gradients copied back. bfloat16
+raises TypeError.
 
 Under ``torch.distributed`` (initialised), the per-task counts and positives are all-reduced before
 the step and the step is run with the global normaliser M (divided by the world size when the
@@ -40,19 +42,35 @@ def _settings(value: Settings) -> TaskSettings:
     return TaskSettings(**value)
 
 
-def _host(tensor: Optional[torch.Tensor], dtype: torch.dtype = torch.float32) -> Optional[np.ndarray]:
+def _refuse_bfloat16(name: str, tensor: Any) -> None:
+    if isinstance(tensor, torch.Tensor) and tensor.dtype == torch.bfloat16:
+        raise TypeError(f"invalid argument {name}: bfloat16 is not supported; pass float32 or float16 "
+                        "(tensor.float() or tensor.half())")
+
+
+def _host(tensor: Optional[torch.Tensor], dtype: torch.dtype = torch.float32, name: str = "tensor") -> Optional[np.ndarray]:
     """A host NumPy view of ``tensor``: no copy for a C-contiguous CPU tensor of ``dtype`` (the
     array shares the tensor's memory); else one copy (another dtype, a strided view, a CUDA tensor)."""
     if tensor is None:
         return None
     if not isinstance(tensor, torch.Tensor):
         return np.asarray(tensor)
+    _refuse_bfloat16(name, tensor)
     t = tensor.detach()
     if t.device.type != "cpu":
         t = t.to("cpu")
     if t.dtype != dtype and (dtype == torch.float32 or not _is_integer(t.dtype)):
         t = t.to(dtype)
     return t.contiguous().numpy()
+
+
+def _host_floats(name: str, tensor: Optional[torch.Tensor]) -> Optional[np.ndarray]:
+    """Logits, targets and σ maps on the host: float16 stays float16 and float32 float32 (no copy
+    for a C-contiguous CPU tensor), other floating types are converted once to float32; bfloat16 is
+    refused with a TypeError naming the argument."""
+    if isinstance(tensor, torch.Tensor) and tensor.dtype == torch.float16:
+        return _host(tensor, torch.float16, name)
+    return _host(tensor, torch.float32, name)
 
 
 def _is_integer(dtype: torch.dtype) -> bool:
@@ -110,9 +128,14 @@ class REGStepFunction(torch.autograd.Function):
     def forward(ctx: Any, call: Any, det_logits: Optional[torch.Tensor], det_sigma: Optional[torch.Tensor],
                 seg_logits: Optional[torch.Tensor], seg_sigma: Optional[torch.Tensor]) -> torch.Tensor:
         inputs = (det_logits, det_sigma, seg_logits, seg_sigma)
-        # Gradients are written in place into float32 CPU tensors (shared with NumPy).
-        grads = [None if t is None else torch.empty(t.shape, dtype=torch.float32) for t in inputs]
-        result: StepResult = call(*[_host(t) for t in inputs], [None if g is None else g.numpy() for g in grads])
+        hosts = [_host_floats(name, t) for name, t in zip(("det_logits", "det_sigma", "seg_logits", "seg_sigma"), inputs)]
+        # Gradients are written in place into CPU tensors (shared with NumPy) of each task's logits'
+        # dtype on the host: float16 logits get float16 gradients (σ gradients too).
+        dtypes = []
+        for logits in (hosts[0], hosts[0], hosts[2], hosts[2]):
+            dtypes.append(torch.float16 if logits is not None and logits.dtype == np.float16 else torch.float32)
+        grads = [None if t is None else torch.empty(t.shape, dtype=d) for t, d in zip(inputs, dtypes)]
+        result: StepResult = call(*hosts, [None if g is None else g.numpy() for g in grads])
         reference = next(t for t in inputs if t is not None)
         saved = []
         for t, g in zip(inputs, grads):
@@ -211,10 +234,10 @@ class REGLoss(torch.nn.Module):
             segmentation = replace(segmentation, normalizer=m_seg)
         self.last_normalizers = (detection.normalizer, segmentation.normalizer)
         engine = self.engine if self.engine is not None else default_engine()
-        targets = _host(det_targets)
-        points = _host(det_points)
-        boxes = _host(det_boxes)
-        labels = _host(seg_labels, torch.uint8) if seg_labels is not None else None
+        targets = _host_floats("det_targets", det_targets)
+        points = _host(det_points, name="det_points")
+        boxes = _host(det_boxes, name="det_boxes")
+        labels = _host(seg_labels, torch.uint8, "seg_labels") if seg_labels is not None else None
 
         def call(det: Optional[np.ndarray], dsig: Optional[np.ndarray], seg: Optional[np.ndarray],
                  ssig: Optional[np.ndarray], grads: list) -> StepResult:
