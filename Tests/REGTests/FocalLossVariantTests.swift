@@ -126,4 +126,27 @@ struct FocalLossVariantTests {
             #expect(tuned == .scalarGroups)
         }
     }
+
+    @Test("Single-operation calls reuse the routine's device buffers while sizes repeat, with the same bits")
+    func workspaceReuse() throws {
+        let engine = try Engines.device()
+        let (logits, targets) = Fixtures.detection(samples: 513, classes: 6, seed: 61)
+        let settings = FocalLoss(gamma: 2, spatial: Fixtures.spatial(.distances, count: logits.count, seed: 62))
+        let first = try engine.focalLoss(detection: logits, targets: targets, samples: 513, classes: 6, settings)
+        let routine = try #require(engine.cachedRoutine(FocalLossRoutine.self))
+        let allocated = routine.workspace.allocations
+        #expect(allocated > 0)
+        for _ in 0..<2 {
+            #expect(try engine.focalLoss(detection: logits, targets: targets, samples: 513, classes: 6, settings) == first)
+        }
+        #expect(routine.workspace.allocations == allocated, "same-size calls allocate nothing")
+        // A smaller call fits the same buffers and reads only its own elements.
+        let small = Array(logits.prefix(60)), smallTargets = Array(targets.prefix(60))
+        let smallSettings = FocalLoss(gamma: 2, spatial: Fixtures.spatial(.distances, count: 60, seed: 63))
+        FocalLossDeviceTests.expectClose(
+            try engine.focalLoss(detection: small, targets: smallTargets, samples: 10, classes: 6, smallSettings),
+            try FocalLossReference.focalLoss(detection: small, targets: smallTargets, samples: 10, classes: 6, smallSettings),
+            "a smaller call after a larger one")
+        #expect(routine.workspace.allocations == allocated)
+    }
 }

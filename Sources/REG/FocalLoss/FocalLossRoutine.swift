@@ -76,6 +76,8 @@ package final class FocalLossRoutine: DeviceRoutine {
     private let countGroupSize: Int
     private let finishGroupSize: Int
     private var mainKernels: [Variant: MainKernel] = [:]
+    /// The single-operation calls' device buffers, reused while inputs keep their size.
+    let workspace: Workspace
     /// Bound to the kernel arguments a variant does not use.
     private let unusedFloats: Buffer<Float>
     private let unusedBytes: Buffer<UInt8>
@@ -100,6 +102,7 @@ package final class FocalLossRoutine: DeviceRoutine {
         let detection = try program.kernel(base.kernelName)
         mainKernels[base] = MainKernel(kernel: detection, workGroupSize: try configuration.workGroupSize(for: detection),
                                        countPositiveRows: countPositiveRows)
+        workspace = Workspace(context: context)
         unusedFloats = try Buffer<Float>(context: context, count: 1)
         unusedBytes = try Buffer<UInt8>(context: context, count: 1)
     }
@@ -190,33 +193,42 @@ package final class FocalLossRoutine: DeviceRoutine {
             }
         }
 
-        /// Uploads `input` into buffers of its own.
-        convenience init(_ input: FocalLossInput, context: DeviceContext, partials: Int) throws(OpenCLError) {
+        /// Uploads `input` into `workspace`'s buffers (reused from call to call: a large input's
+        /// fresh device pages would cost more than its copy) and takes the outputs from it.
+        convenience init(_ input: FocalLossInput, workspace: Workspace, partials: Int) throws(OpenCLError) {
             let settings = input.settings
             let n = input.elementCount
             let segmentation = Variant(input.shape).segmentation
+            func upload<T: BitwiseCopyable>(_ name: String, _ values: [T]) throws(OpenCLError) -> Buffer<T> {
+                let buffer = try workspace.buffer(name, T.self, count: values.count)
+                try buffer.write(values)
+                return buffer
+            }
+            func floats(_ name: String, half: Bool) throws(OpenCLError) -> DeviceFloats {
+                half ? .float16(try workspace.buffer(name + "16", Float16.self, count: n))
+                     : .float32(try workspace.buffer(name, Float.self, count: n))
+            }
             var spatial: Buffer<Float>? = nil
             switch settings.spatial {
             case .none: break
-            case .weights(let values), .distances(let values, _): spatial = try Buffer(context: context, copying: values)
+            case .weights(let values), .distances(let values, _): spatial = try upload("spatial", values)
             }
             var sigma: Buffer<Float>? = nil
-            if case .perElement(let values) = settings.uncertainty { sigma = try Buffer(context: context, copying: values) }
+            if case .perElement(let values) = settings.uncertainty { sigma = try upload("sigma", values) }
             let precision = input.precision
-            let logits: DeviceFloats = precision.logits ? .float16(try Buffer(context: context, copying: input.halfLogits))
-                                                        : .float32(try Buffer(context: context, copying: input.logits))
+            let logits: DeviceFloats = precision.logits ? .float16(try upload("logits16", input.halfLogits))
+                                                        : .float32(try upload("logits", input.logits))
             var targets: DeviceFloats? = nil
             if !segmentation {
-                targets = precision.targets ? .float16(try Buffer(context: context, copying: input.halfTargets))
-                                            : .float32(try Buffer(context: context, copying: input.targets))
+                targets = precision.targets ? .float16(try upload("targets16", input.halfTargets))
+                                            : .float32(try upload("targets", input.targets))
             }
             try self.init(input.shape, rescan: input.validateElements, logits: logits, targets: targets,
-                          labels: segmentation ? try Buffer(context: context, copying: input.labels) : nil,
-                          spatial: spatial, sigma: sigma,
-                          gradient: try DeviceFloats(context: context, count: n, half: precision.gradient),
-                          sigmaGradient: sigma == nil ? nil : try DeviceFloats(context: context, count: n, half: precision.gradient),
-                          elementLoss: settings.reduction == .none ? try Buffer(context: context, count: n) : nil,
-                          scratch: try FocalLossScratch(context: context, classes: input.classes, partials: partials))
+                          labels: segmentation ? try upload("labels", input.labels) : nil,
+                          spatial: spatial, sigma: sigma, gradient: try floats("gradient", half: precision.gradient),
+                          sigmaGradient: sigma == nil ? nil : try floats("sigmaGradient", half: precision.gradient),
+                          elementLoss: settings.reduction == .none ? try workspace.buffer("elementLoss", Float.self, count: n) : nil,
+                          scratch: try workspace.focalScratch("scratch", classes: input.classes, partials: partials))
         }
 
         /// How the gradient's 1/M is known before the main pass: 0 written by the host (M known:
@@ -282,8 +294,11 @@ package final class FocalLossRoutine: DeviceRoutine {
     }
 
     /// Uploads `input` and allocates the outputs.
+    ///
+    /// The buffers are this routine's workspace, kept from call to call (the engine serialises
+    /// calls): a Prepared is valid until the next `prepare`.
     package func prepare(_ input: FocalLossInput) throws -> Prepared {
-        try Prepared(input, context: context, partials: try partials(for: input.shape))
+        try Prepared(input, workspace: workspace, partials: try partials(for: input.shape))
     }
 
     /// How many per-group partials an evaluation of `shape` writes: the size of its scratch.
