@@ -5,6 +5,7 @@
 public struct NumPyArray: Equatable, Sendable {
     /// The values in C order, in their dtype.
     public enum Storage: Equatable, Sendable {
+        case float16([Float16])
         case float32([Float])
         case float64([Double])
         case uint8([UInt8])
@@ -14,6 +15,7 @@ public struct NumPyArray: Equatable, Sendable {
 
         public var dtype: NumPyDType {
             switch self {
+            case .float16: .float16
             case .float32: .float32
             case .float64: .float64
             case .uint8: .uint8
@@ -25,6 +27,7 @@ public struct NumPyArray: Equatable, Sendable {
 
         public var count: Int {
             switch self {
+            case .float16(let v): v.count
             case .float32(let v): v.count
             case .float64(let v): v.count
             case .uint8(let v): v.count
@@ -57,6 +60,7 @@ public struct NumPyArray: Equatable, Sendable {
         self.source = source
     }
 
+    public init(shape: [Int], float16 values: [Float16]) throws(NumPyError) { try self.init(shape: shape, storage: .float16(values)) }
     public init(shape: [Int], float32 values: [Float]) throws(NumPyError) { try self.init(shape: shape, storage: .float32(values)) }
     public init(shape: [Int], float64 values: [Double]) throws(NumPyError) { try self.init(shape: shape, storage: .float64(values)) }
     public init(shape: [Int], uint8 values: [UInt8]) throws(NumPyError) { try self.init(shape: shape, storage: .uint8(values)) }

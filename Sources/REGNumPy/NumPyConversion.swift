@@ -91,6 +91,7 @@ extension NumPyArray {
             return true
         }
         switch storage {
+        case .float16(let v): for i in v.indices { guard append(.real(Double(v[i])), at: i) else { break } }
         case .float32(let v): for i in v.indices { guard append(.real(Double(v[i])), at: i) else { break } }
         case .float64(let v): for i in v.indices { guard append(.real(v[i]), at: i) else { break } }
         case .uint8(let v): for i in v.indices { guard append(.integer(Int64(v[i])), at: i) else { break } }

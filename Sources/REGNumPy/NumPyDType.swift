@@ -1,10 +1,12 @@
 /// The element types REG reads and writes, by the `descr` NumPy writes for them (little-endian).
 ///
-/// Reading also accepts big-endian `>f4 >f8 >i4 >i8` (converted) and any byte-order mark on the
-/// one-byte types (`<u1`, `=b1`, …). Other dtypes (`|i1`, `<i2`, `<u4`, `<f2`, strings,
-/// structured) are refused by name: labels and logits never need them, and a silent widening
-/// would hide a mistake in the caller's data.
+/// Reading also accepts big-endian `>f2 >f4 >f8 >i4 >i8` (converted) and any byte-order mark on the
+/// one-byte types (`<u1`, `=b1`, …). Other dtypes (`|i1`, `<i2`, `<u4`, strings, structured) are
+/// refused by name: labels and logits never need them, and a silent widening would hide a mistake
+/// in the caller's data. `<f2` (IEEE float16) holds logits, targets and σ maps of mixed-precision
+/// training; it widens to float32 exactly.
 public enum NumPyDType: String, Sendable, CaseIterable, Codable {
+    case float16 = "<f2"
     case float32 = "<f4"
     case float64 = "<f8"
     case uint8 = "|u1"
@@ -15,6 +17,7 @@ public enum NumPyDType: String, Sendable, CaseIterable, Codable {
     /// Bytes per element.
     public var itemSize: Int {
         switch self {
+        case .float16: 2
         case .float32, .int32: 4
         case .float64, .int64: 8
         case .uint8, .bool: 1
@@ -24,6 +27,7 @@ public enum NumPyDType: String, Sendable, CaseIterable, Codable {
     /// The NumPy name, e.g. "float32".
     public var name: String {
         switch self {
+        case .float16: "float16"
         case .float32: "float32"
         case .float64: "float64"
         case .uint8: "uint8"
@@ -51,6 +55,6 @@ public enum NumPyDType: String, Sendable, CaseIterable, Codable {
     }
 
     static var supportedList: String {
-        allCases.map(\.rawValue).joined(separator: " ") + " (and >f4 >f8 >i4 >i8)"
+        allCases.map(\.rawValue).joined(separator: " ") + " (and >f2 >f4 >f8 >i4 >i8)"
     }
 }

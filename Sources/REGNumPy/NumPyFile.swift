@@ -110,6 +110,7 @@ extension NumPyArray {
     /// is that, else converted pieces, so writing a large array needs no second copy of it.
     func withValueBytes<E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E) {
         switch storage {
+        case .float16(let v): try Self.littleEndian(v, { $0.bitPattern }, body)
         case .float32(let v): try Self.littleEndian(v, { $0.bitPattern }, body)
         case .float64(let v): try Self.littleEndian(v, { $0.bitPattern }, body)
         case .int32(let v): try Self.littleEndian(v, { $0 }, body)
@@ -152,6 +153,7 @@ extension NumPyArray {
             }
         }
         switch dtype {
+        case .float16: return .float16(words(UInt16.self).map(Float16.init(bitPattern:)))
         case .float32: return .float32(words(UInt32.self).map(Float.init(bitPattern:)))
         case .float64: return .float64(words(UInt64.self).map(Double.init(bitPattern:)))
         case .int32: return .int32(words(Int32.self))
@@ -166,6 +168,7 @@ extension NumPyArray.Storage {
     /// The same values moved from Fortran (column-major) to C (row-major) order.
     func reorderedFromFortran(shape: [Int]) -> Self {
         switch self {
+        case .float16(let v): .float16(Self.cOrder(v, shape))
         case .float32(let v): .float32(Self.cOrder(v, shape))
         case .float64(let v): .float64(Self.cOrder(v, shape))
         case .uint8(let v): .uint8(Self.cOrder(v, shape))

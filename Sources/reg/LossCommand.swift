@@ -12,7 +12,8 @@ struct LossCommand: ParsableCommand {
             Detection: LOGITS (N, C) with --targets (N, C) in [0, 1] (soft targets allowed). \
             Segmentation: LOGITS (B, C, H, W) with --labels (B, H, W): 0 background, 1…C classes, \
             255 ignore. --distances or --weights have the shape of LOGITS; so has --sigma-map. \
-            Prints the loss, the raw sum, the count N_task and the device.
+            LOGITS and --targets may be float16 (<f2): computed in float32, gradients float16 unless \
+            --gradient-dtype f32. Prints the loss, the raw sum, the count N_task and the device.
             """)
 
     enum Weighting: String, ExpressibleByArgument, CaseIterable {
@@ -81,11 +82,15 @@ struct LossCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "M of the mean: samples (detection samples or non-ignored pixels), positives (those with a target > 0 or a class label, at least 1), or a number M > 0.")
     var normalizer: FocalLoss.Normalizer = .samples
 
-    @Option(name: .customLong("grad-out"), help: ArgumentHelp("Write ∂L/∂logits here (.npy, float32).", valueName: "file"))
+    @Option(name: .customLong("grad-out"), help: ArgumentHelp("Write ∂L/∂logits here (.npy, float32 or float16: see --gradient-dtype).", valueName: "file"))
     var gradientOutput: String?
 
-    @Option(name: .customLong("sigma-grad-out"), help: ArgumentHelp("Write ∂L/∂σ here (.npy, float32; with --sigma-map).", valueName: "file"))
+    @Option(name: .customLong("sigma-grad-out"), help: ArgumentHelp("Write ∂L/∂σ here (.npy, the gradient's type; with --sigma-map).", valueName: "file"))
     var sigmaGradientOutput: String?
+
+    @Option(name: .customLong("gradient-dtype"),
+            help: ArgumentHelp("f32 or f16: the gradients' element type (f16: rounded to nearest even). Default: the logits' type.", valueName: "dtype"))
+    var gradientDType: StepCommand.GradientDType?
 
     @Option(name: .customLong("loss-out"), help: ArgumentHelp("Write the per-element loss here (.npy, float32; with --reduction none).", valueName: "file"))
     var lossOutput: String?
@@ -172,12 +177,25 @@ struct LossCommand: ParsableCommand {
 
         let engine = try deviceOption.engine()
         let values = try logitArray.floats()
+        let halfLogits: [Float16]? = if case .float16(let halves) = logitArray.storage { halves } else { nil }
+        let precision = gradientDType?.precision ?? (halfLogits != nil ? .float16 : .float32)
         let result: FocalLossResult<Float>
         if let targets {
             sources.files["targets"] = targets
-            let targetValues = try Self.values(targets, shape: shape)
+            let targetArray = try ArrayFiles.read(targets)
+            guard targetArray.shape == shape else {
+                throw InputError("\(targets): shape \(targetArray.shape) does not match the logits' \(shape)")
+            }
+            let targetValues = try targetArray.floats()
             result = try sources.run {
-                try engine.focalLoss(detection: values, targets: targetValues, samples: shape[0], classes: classes, settings)
+                if let halfLogits, case .float16(let halfTargets) = targetArray.storage {
+                    try engine.focalLoss(detection: halfLogits, targets: halfTargets, samples: shape[0], classes: classes,
+                                         settings, gradient: precision)
+                } else {
+                    // Float32 (or mixed, widened exactly: what the kernels do with halves).
+                    try engine.focalLoss(detection: values, targets: targetValues, samples: shape[0], classes: classes,
+                                         settings, gradient: precision)
+                }
             }
         } else {
             let labelArray = try ArrayFiles.read(labels!)
@@ -187,15 +205,27 @@ struct LossCommand: ParsableCommand {
             }
             let labelValues = try labelArray.int32s()
             result = try sources.run {
-                try engine.focalLoss(segmentation: values, labels: labelValues, batch: shape[0], classes: classes,
-                                     height: shape[2], width: shape[3], settings)
+                if let halfLogits, labelValues.allSatisfy({ (0...255).contains($0) }) {
+                    try engine.focalLoss(segmentation: halfLogits, labels: labelValues.map { UInt8($0) }, batch: shape[0],
+                                         classes: classes, height: shape[2], width: shape[3], settings, gradient: precision)
+                } else {
+                    // (A label outside 0…255 is named by the Int32 form.)
+                    try engine.focalLoss(segmentation: values, labels: labelValues, batch: shape[0], classes: classes,
+                                         height: shape[2], width: shape[3], settings)
+                }
             }
         }
 
+        // float16 gradients: the float32 ones rounded to nearest even (those the engine wrote as
+        // float16 already are halves, kept exactly).
+        func gradientArray(_ values: [Float]) throws -> NumPyArray {
+            precision == .float16 ? try NumPyArray(shape: shape, float16: values.map { Float16($0) })
+                                  : try NumPyArray(shape: shape, float32: values)
+        }
         var files: [(path: String, array: NumPyArray)] = []
-        if let gradientOutput { files.append((gradientOutput, try NumPyArray(shape: shape, float32: result.gradient))) }
+        if let gradientOutput { files.append((gradientOutput, try gradientArray(result.gradient))) }
         if let sigmaGradientOutput, let sigmaGradient = result.sigmaGradient {
-            files.append((sigmaGradientOutput, try NumPyArray(shape: shape, float32: sigmaGradient)))
+            files.append((sigmaGradientOutput, try gradientArray(sigmaGradient)))
         }
         if let lossOutput, let elementLoss = result.elementLoss {
             files.append((lossOutput, try NumPyArray(shape: shape, float32: elementLoss)))

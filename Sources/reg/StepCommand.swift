@@ -16,14 +16,19 @@ struct StepCommand: ParsableCommand {
             index, or B when that is larger). Segmentation: seg_logits (B, C, H, W), seg_labels \
             (B, H, W) integers (0 background, 1…C classes, 255 ignore); optional seg_sigma \
             (B, C, H, W). Either task may be absent. The distances of the refinement are computed \
-            inside the step: point-to-box for detection, the per-class EDT for segmentation.
+            inside the step: point-to-box for detection, the per-class EDT for segmentation. Logits, \
+            targets and σ maps may be float16 (<f2): read as float16, computed in float32.
             """)
 
     @Argument(help: ArgumentHelp("The batch (.npz; - for standard input).", valueName: "batch"))
     var batch: String
 
-    @Option(name: .short, help: ArgumentHelp("Write the gradients here (.npz, float32): det_logits_grad, seg_logits_grad, and det_sigma_grad, seg_sigma_grad where the batch has σ maps.", valueName: "grads"))
+    @Option(name: .short, help: ArgumentHelp("Write the gradients here (.npz, float32 or float16: see --gradient-dtype): det_logits_grad, seg_logits_grad, and det_sigma_grad, seg_sigma_grad where the batch has σ maps.", valueName: "grads"))
     var output: String?
+
+    @Option(name: .customLong("gradient-dtype"),
+            help: ArgumentHelp("f32 or f16: the gradients' element type (f16: rounded to nearest even). Default: each task's logits' type.", valueName: "dtype"))
+    var gradientDType: GradientDType?
 
     @Option(parsing: .unconditional, help: "λ of L_total = L_det + λ·L_seg (finite).")
     var lambda: Float = 1
@@ -80,7 +85,11 @@ struct StepCommand: ParsableCommand {
         }
 
         let arrays = input.arrays
-        let result: StepOutput
+        // Each task's gradient type: --gradient-dtype, else its logits' (float16 logits: float16 gradients).
+        let detPrecision = gradientDType?.precision ?? (input.halves["det_logits"] != nil ? .float16 : .float32)
+        let segPrecision = gradientDType?.precision ?? (input.halves["seg_logits"] != nil ? .float16 : .float32)
+        let typed = TypedStep(input, detection: detPrecision, segmentation: segPrecision)
+        let result: StepResult
         if let devices {
             let requests = devices.split(separator: ",").map { DeviceRequest(parsing: String($0)) }
             let group: EngineGroup
@@ -89,27 +98,95 @@ struct StepCommand: ParsableCommand {
             } catch let error as DeviceSelectionError {
                 throw ValidationError("--devices: \(error)")
             }
-            result = try sources.run { try group.step(arrays, settings) }
+            result = try sources.run { try group.step(typed.batch, settings, into: typed.gradients) }
         } else {
             let engine = try deviceOption.engine()
-            result = try sources.run { try engine.step(arrays, settings) }
+            result = try sources.run { try engine.step(typed.batch, settings, into: typed.gradients) }
         }
 
         if let output {
             var grads = NumPyArchive()
             if let d = arrays.detection {
                 let shape = [d.samples, d.classes]
-                grads["det_logits_grad"] = try NumPyArray(shape: shape, float32: result.detectionGradient)
-                if let sigma = result.detectionSigmaGradient { grads["det_sigma_grad"] = try NumPyArray(shape: shape, float32: sigma) }
+                grads["det_logits_grad"] = try typed.array(typed.gradients.detectionLogitsView, shape)
+                if d.sigma != nil { grads["det_sigma_grad"] = try typed.array(typed.gradients.detectionSigmaView, shape) }
             }
             if let s = arrays.segmentation {
                 let shape = [s.batch, s.classes, s.height, s.width]
-                grads["seg_logits_grad"] = try NumPyArray(shape: shape, float32: result.segmentationGradient)
-                if let sigma = result.segmentationSigmaGradient { grads["seg_sigma_grad"] = try NumPyArray(shape: shape, float32: sigma) }
+                grads["seg_logits_grad"] = try typed.array(typed.gradients.segmentationLogitsView, shape)
+                if s.sigma != nil { grads["seg_sigma_grad"] = try typed.array(typed.gradients.segmentationSigmaView, shape) }
             }
             try grads.write(toPath: output)
         }
-        try report(result.result)
+        try report(result)
+    }
+
+    /// `--gradient-dtype`: f32 (float32) or f16 (float16).
+    enum GradientDType: String, ExpressibleByArgument, CaseIterable {
+        case f32, f16
+
+        init?(argument: String) {
+            switch argument {
+            case "f32", "float32", "<f4": self = .f32
+            case "f16", "float16", "<f2": self = .f16
+            default: return nil
+            }
+        }
+
+        var precision: FloatPrecision { self == .f16 ? .float16 : .float32 }
+    }
+
+    /// The batch in memory of its own, as the step's views: float16 members as float16 (the rest
+    /// float32), and gradient buffers of each task's type. Released with it.
+    private final class TypedStep {
+        private(set) var batch = StepBatch()
+        private(set) var gradients = StepGradients()
+        private var memory: [UnsafeMutableRawBufferPointer] = []
+
+        init(_ input: StepInput, detection: FloatPrecision, segmentation: FloatPrecision) {
+            func view(_ floats: [Float], _ name: String) -> FloatView {
+                if let halves = input.halves[name] { return .float16(UnsafeBufferPointer(pin(halves))) }
+                return .float32(UnsafeBufferPointer(pin(floats)))
+            }
+            func output(_ count: Int, _ precision: FloatPrecision) -> MutableFloatView {
+                precision == .float16 ? .float16(pin([Float16](repeating: 0, count: count)))
+                                      : .float32(pin([Float](repeating: 0, count: count)))
+            }
+            if let d = input.arrays.detection {
+                batch.detection = StepBatch.Detection(
+                    logits: view(d.logits, "det_logits"), targets: view(d.targets, "det_targets"),
+                    points: UnsafeBufferPointer(pin(d.points)), boxes: UnsafeBufferPointer(pin(d.boxes)),
+                    sigma: d.sigma.map { view($0, "det_sigma") }, samples: d.samples, classes: d.classes, images: d.images)
+                gradients.detectionLogitsView = output(d.logits.count, detection)
+                gradients.detectionSigmaView = d.sigma.map { output($0.count, detection) }
+            }
+            if let s = input.arrays.segmentation {
+                batch.segmentation = StepBatch.Segmentation(
+                    logits: view(s.logits, "seg_logits"), labels: UnsafeBufferPointer(pin(s.labels)),
+                    sigma: s.sigma.map { view($0, "seg_sigma") }, batch: s.batch, classes: s.classes, height: s.height,
+                    width: s.width)
+                gradients.segmentationLogitsView = output(s.logits.count, segmentation)
+                gradients.segmentationSigmaView = s.sigma.map { output($0.count, segmentation) }
+            }
+        }
+
+        deinit { for buffer in memory { buffer.deallocate() } }
+
+        private func pin<T>(_ values: [T]) -> UnsafeMutableBufferPointer<T> {
+            let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: max(values.count, 1))
+            _ = buffer.initialize(from: values)
+            memory.append(UnsafeMutableRawBufferPointer(buffer))
+            return UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count])
+        }
+
+        /// A gradient as an array of its own type.
+        func array(_ view: MutableFloatView?, _ shape: [Int]) throws -> NumPyArray {
+            guard let view else { preconditionFailure("every gradient of the batch has a buffer") }
+            switch view {
+            case .float16(let values): return try NumPyArray(shape: shape, float16: Array(values))
+            case .float32(let values): return try NumPyArray(shape: shape, float32: Array(values))
+            }
+        }
     }
 
     private func report(_ result: StepResult) throws {
@@ -303,6 +380,9 @@ struct StepInput {
     var arrays = StepArrays()
     /// Step argument name → the member it was read from, as errors name it.
     var files: [String: String] = [:]
+    /// The float16 members among the logits, targets and σ maps, as they are (`arrays` holds their
+    /// float32 values, for shapes and host checks).
+    var halves: [String: [Float16]] = [:]
 
     /// `detectionNeedsGeometry`: points and boxes are read (refinement on); without refinement
     /// they may be left out.
@@ -329,6 +409,9 @@ struct StepInput {
         }
         for name in Self.known where archive[name] != nil {
             files[name] = archive[name]!.source ?? NumPyArchive.memberSource(archive: archive.source, name: name)
+        }
+        for name in ["det_logits", "det_targets", "det_sigma", "seg_logits", "seg_sigma"] {
+            if case .float16(let values)? = archive[name]?.storage { halves[name] = values }
         }
 
         if hasSegmentation {

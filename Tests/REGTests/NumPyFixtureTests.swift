@@ -28,6 +28,11 @@ struct NumPyFixtureTests {
         #expect(rank4.shape == [1, 2, 1, 3] && rank4.storage == .float32([0, 0.25, 0.5, 0.75, 1, 1.25]))
         let empty = try Self.read("f4_0x3.npy")
         #expect(empty.shape == [0, 3] && empty.count == 0)
+        // float16: kept as halves, widened to float32 exactly.
+        let f2 = try Self.read("f2_2x3.npy")
+        let halves: [Float16] = [0.5, -1, 65504, .infinity, -0.0, .leastNonzeroMagnitude]
+        #expect(f2.shape == [2, 3] && f2.dtype == .float16 && f2.storage == .float16(halves))
+        #expect(try f2.floats().map(\.bitPattern) == halves.map { Float($0).bitPattern })
     }
 
     @Test("Fortran order and big-endian files come back in C order with native values")
@@ -35,6 +40,7 @@ struct NumPyFixtureTests {
         let fortran = try Self.read("f4_fortran_2x3.npy")
         #expect(fortran.shape == [2, 3] && fortran.storage == .float32([1, 2, 3, 4, 5, 6]))
         #expect(try Self.read("f8_big_3.npy").storage == .float64([1.5, -2, 1e300]))
+        #expect(try Self.read("f2_big_3.npy").storage == .float16([1.5, -2, 0.25]))
         let both = try Self.read("i4_big_fortran_3x2.npy")
         #expect(both.shape == [3, 2] && both.storage == .int32([1, 2, 3, 4, 5, -6]))
         #expect(try Self.read("i8_big_2x2.npy").storage == .int64([1, -2, 1 << 40, -(1 << 40)]))
@@ -50,7 +56,7 @@ struct NumPyFixtureTests {
 
     @Test("REG writes C-order little-endian arrays byte for byte as NumPy does",
           arguments: ["f4_2x3.npy", "f8_scalar.npy", "u1_5.npy", "b1_2x2.npy", "i4_2x1x3.npy", "i8_4.npy",
-                      "f4_1x2x1x3.npy", "f4_0x3.npy"])
+                      "f4_1x2x1x3.npy", "f4_0x3.npy", "f2_2x3.npy"])
     func writerMatchesNumPy(name: String) throws {
         let written = try Self.read(name).npyData()
         #expect([UInt8](written) == (try NumPyFixtures.bytes(name)))

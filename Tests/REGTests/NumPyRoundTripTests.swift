@@ -11,6 +11,7 @@ struct NumPyRoundTripTests {
         var random = SplitMix64(seed: seed)
         let n = shape.reduce(1, *)
         switch dtype {
+        case .float16: return try NumPyArray(shape: shape, float16: random.floats(n, in: -6e4...6e4).map { Float16($0) })
         case .float32: return try NumPyArray(shape: shape, float32: random.floats(n, in: -1e6...1e6))
         case .float64: return try NumPyArray(shape: shape, float64: (0..<n).map { _ in Double.random(in: -1e300...1e300, using: &random) })
         case .uint8: return try NumPyArray(shape: shape, uint8: (0..<n).map { _ in UInt8.random(in: 0...255, using: &random) })
