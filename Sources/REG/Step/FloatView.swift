@@ -1,3 +1,5 @@
+import REGRuntime
+
 /// A view of floating-point elements in the caller's memory that REG reads: IEEE float32 or
 /// IEEE float16 (half the bytes; REG computes in float32 either way, widening each half exactly).
 ///
@@ -34,7 +36,7 @@ public enum FloatView {
     public func floats() -> [Float] {
         switch self {
         case .float32(let view): Array(view)
-        case .float16(let view): view.map(Float.init)
+        case .float16(let view): HalfPrecision.widen(view)
         }
     }
 

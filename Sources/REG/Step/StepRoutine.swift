@@ -323,7 +323,7 @@ package final class StepRoutine: DeviceRoutine {
             switch sigma.slice(elements) {
             case .float32(let values): try buffer.write(from: values, blocking: false)
             case .float16(let values):
-                let widened = values.map(Float.init)
+                let widened = HalfPrecision.widen(values)
                 try widened.withUnsafeBufferPointer { try buffer.write(from: $0, blocking: true) }
             }
             sigmaBuffer = buffer
