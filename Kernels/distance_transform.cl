@@ -11,6 +11,9 @@
 //   2. edt_rows: for every row (b, k, y), the lower envelope of the parabolas
 //      P_q(x) = sx²(x − q)² + sy²·g(y, q)² over the columns q that have a class pixel
 //      (Felzenszwalb–Huttenlocher / Meijster), then each x reads its minimum off the envelope.
+//      On the integral path that walk down the envelope is one select step per x (no inner loop,
+//      no data-dependent branch), and on CPU devices the walks of 16 rows run as the lanes of one
+//      vector; building the envelope (pushes and pops) stays one row at a time.
 //
 // Both kernels work in one buffer: edt_columns writes g as int into the output, edt_rows reads a
 // row of g and overwrites it with the float result. The envelope's stack lives in place in the row
@@ -210,9 +213,123 @@ inline float reg_edt_value(int x, int v, int gv, int integral, float sy2, float 
         if (top > 0) eb = (line)[top - 1];                                                         \
     }
 
-// Phase 2, direct: one work-item per row, reading and writing its row in global memory in order
-// (the layout CPU devices want: each row streams through one core's cache). rows = B·C·H.
-// integral: 1 when sy = sx (exact integer envelope; d² = (dx² + dy²)·scale2, scale2 = sy²).
+// The walk down the envelope on the integral path: one step per x, with no inner loop and no
+// data-dependent branch. Starts are strictly increasing integers from 0 (an entry that would start
+// at or before the one below it is popped when the next is pushed), so moving left by one pixel
+// leaves at most one entry behind: exactly when the entry below is at least as close at x, the
+// test REG_EDT_SEEK makes. The step computes both candidates' d² and selects, so it gives the same
+// entries and the same integers as REG_EDT_SEEK. (top, vt, gt): the top entry; (vb, gb): the entry
+// below it; e2: the packed entry below that, loaded one step ahead, so that a pop does not wait for
+// memory. Every slot it reads is < top ≤ z_top ≤ x: writing x and the pixels right of it never
+// destroyed it.
+typedef struct {
+    int top, vt, gt, vb, gb, e2;
+} reg_edt_walk;
+
+// The walk of a non-empty envelope (top ≥ 0) whose top entry is (vt, gt).
+inline reg_edt_walk reg_edt_walk_start(__global const int *line, int top, int vt, int gt) {
+    reg_edt_walk w;
+    const int eb = line[max(top - 1, 0)];
+    w.top = top;
+    w.vt = vt;
+    w.gt = gt;
+    w.vb = REG_EDT_V(eb);
+    w.gb = REG_EDT_G(eb);
+    w.e2 = line[max(top - 2, 0)];
+    return w;
+}
+
+// Moves the walk to the entry that covers x (x decreasing by one per call) and returns the exact
+// integer d² = (x − v)² + g² of that entry (≤ 2·32767² < 2^31).
+inline int reg_edt_walk_step(reg_edt_walk *w, __global const int *line, int x) {
+    const int dt = x - w->vt, db = x - w->vb;
+    const int at = dt * dt + w->gt * w->gt, ab = db * db + w->gb * w->gb;
+    const int pop = (w->top > 0) & (ab <= at);
+    w->vt = pop ? w->vb : w->vt;
+    w->gt = pop ? w->gb : w->gt;
+    w->vb = pop ? REG_EDT_V(w->e2) : w->vb;
+    w->gb = pop ? REG_EDT_G(w->e2) : w->gb;
+    w->top -= pop;
+    w->e2 = line[max(w->top - 2, 0)];
+    return pop ? ab : at;
+}
+
+// The output of an exact integer d² on the integral path: the same two roundings as
+// reg_edt_value (the product with scale2 = sy², then the square root unless squared).
+inline float reg_edt_finish(int d2, float scale2, int squared) {
+    const float f = (float)d2 * scale2;
+    return squared ? f : sqrt(f);
+}
+
+// Builds the envelope of `line` in place: leaves (top, vt, gt, zt) on its top entry, top = -1
+// when the row has no column with a class pixel.
+#define REG_EDT_BUILD(line)                                                                        \
+    for (int u = 0; u < width; ++u) {                                                              \
+        const int gu = (line)[u];                                                                  \
+        if (gu < REG_EDT_NONE) REG_EDT_PUSH((line), u, gu);                                        \
+    }
+
+// Rows a work-item of edt_rows takes at a time: 1, 2, 4, 8 or 16, the lanes of one OpenCL vector.
+#ifndef REG_EDT_LANES
+#define REG_EDT_LANES 16
+#endif
+#if REG_EDT_LANES == 16
+#define REG_EDT_INTN int16
+#define REG_EDT_FLOATN float16
+#define REG_EDT_VLOAD vload16
+#define REG_EDT_VSTORE vstore16
+#define REG_EDT_TO_FLOATN convert_float16
+#define REG_EDT_AS_INTN as_int16
+#elif REG_EDT_LANES == 8
+#define REG_EDT_INTN int8
+#define REG_EDT_FLOATN float8
+#define REG_EDT_VLOAD vload8
+#define REG_EDT_VSTORE vstore8
+#define REG_EDT_TO_FLOATN convert_float8
+#define REG_EDT_AS_INTN as_int8
+#elif REG_EDT_LANES == 4
+#define REG_EDT_INTN int4
+#define REG_EDT_FLOATN float4
+#define REG_EDT_VLOAD vload4
+#define REG_EDT_VSTORE vstore4
+#define REG_EDT_TO_FLOATN convert_float4
+#define REG_EDT_AS_INTN as_int4
+#elif REG_EDT_LANES == 2
+#define REG_EDT_INTN int2
+#define REG_EDT_FLOATN float2
+#define REG_EDT_VLOAD vload2
+#define REG_EDT_VSTORE vstore2
+#define REG_EDT_TO_FLOATN convert_float2
+#define REG_EDT_AS_INTN as_int2
+#elif REG_EDT_LANES != 1
+#error "REG_EDT_LANES must be 1, 2, 4, 8 or 16"
+#endif
+
+// Pixels of each row the vector walk of edt_rows writes out at a time (one cache line of ints).
+#ifndef REG_EDT_BLOCK
+#define REG_EDT_BLOCK 16
+#endif
+
+// Gathers, for every lane i, the packed entry in slot slot[i] of row i (rows `width` apart from
+// `first`). Every slot is ≥ 0 and below the lane's walk position (see reg_edt_walk).
+#define REG_EDT_GATHER(result, first, slot)                                                        \
+    do {                                                                                           \
+        int at_[REG_EDT_LANES], got_[REG_EDT_LANES];                                               \
+        REG_EDT_VSTORE((slot), 0, at_);                                                            \
+        _Pragma("unroll") for (int i_ = 0; i_ < REG_EDT_LANES; ++i_) {                             \
+            got_[i_] = (first)[(size_t)i_ * (size_t)width + (size_t)at_[i_]];                      \
+        }                                                                                          \
+        (result) = REG_EDT_VLOAD(0, got_);                                                         \
+    } while (0)
+
+// Phase 2, direct: each work-item takes REG_EDT_LANES consecutive rows at a time and reads and
+// writes them in global memory in order (the layout CPU devices want: the rows stream through one
+// core's cache). rows = B·C·H. integral: 1 when sy = sx (exact integer envelope; d² = (dx² + dy²)
+// ·scale2, scale2 = sy²). Each row's envelope is built on its own (the pushes and pops branch on
+// the data). On the integral path the walks of all the rows then run together as the lanes of one
+// OpenCL vector, one select step per x (reg_edt_walk_step, lane by lane): branch-free and
+// vectorised. Rows of a group that is not whole, groups with a row that has no class pixel, and
+// the float path take the same steps one row at a time.
 __kernel void edt_rows(__global int *restrict data,
                        const ulong rows,
                        const int width,
@@ -221,21 +338,78 @@ __kernel void edt_rows(__global int *restrict data,
                        const float sx2,
                        const float scale2,
                        const int squared) {
-    for (size_t row = get_global_id(0); row < rows; row += get_global_size(0)) {
-        __global int *line = data + row * (size_t)width;
-        int top = -1, vt = 0, gt = 0, zt = 0;
-        for (int u = 0; u < width; ++u) {
-            const int gu = line[u];
-            if (gu < REG_EDT_NONE) REG_EDT_PUSH(line, u, gu);
+    for (size_t first = get_global_id(0) * REG_EDT_LANES; first < rows;
+         first += get_global_size(0) * REG_EDT_LANES) {
+        const int count = (int)min((ulong)REG_EDT_LANES, rows - first);
+        __global int *base = data + first * (size_t)width;
+        int tops[REG_EDT_LANES], vts[REG_EDT_LANES], gts[REG_EDT_LANES];
+        int least = 0;
+        for (int j = 0; j < count; ++j) {
+            __global int *line = base + (size_t)j * (size_t)width;
+            int top = -1, vt = 0, gt = 0, zt = 0;
+            REG_EDT_BUILD(line);
+            tops[j] = top;
+            vts[j] = vt;
+            gts[j] = gt;
+            least = min(least, top);
         }
-        if (top < 0) {
-            for (int x = 0; x < width; ++x) line[x] = as_int(INFINITY);
+#if REG_EDT_LANES > 1
+        if (integral && count == REG_EDT_LANES && least >= 0) {
+            REG_EDT_INTN top = REG_EDT_VLOAD(0, tops), vt = REG_EDT_VLOAD(0, vts), gt = REG_EDT_VLOAD(0, gts);
+            REG_EDT_INTN eb, e2;
+            REG_EDT_GATHER(eb, base, max(top - 1, 0));
+            REG_EDT_GATHER(e2, base, max(top - 2, 0));
+            REG_EDT_INTN vb = REG_EDT_V(eb), gb = REG_EDT_G(eb);
+            // Right to left in blocks of REG_EDT_BLOCK pixels: the block's outputs are gathered
+            // in private memory, then written one row at a time, whole cache lines. Storing each
+            // step's REG_EDT_LANES values straight to their rows would put them a row pitch
+            // apart, and with a power-of-two width all in one cache set, which then thrashes.
+            for (int end = width; end > 0; end -= REG_EDT_BLOCK) {
+                const int start = max(end - REG_EDT_BLOCK, 0);
+                int block[REG_EDT_LANES * REG_EDT_BLOCK];
+                for (int x = end - 1; x >= start; --x) {
+                    // reg_edt_walk_step in every lane (vector comparisons are -1 where true).
+                    const REG_EDT_INTN dt = (REG_EDT_INTN)(x) - vt, db = (REG_EDT_INTN)(x) - vb;
+                    const REG_EDT_INTN at = dt * dt + gt * gt, ab = db * db + gb * gb;
+                    const REG_EDT_INTN pop = (top > 0) & (ab <= at);
+                    vt = select(vt, vb, pop);
+                    gt = select(gt, gb, pop);
+                    vb = select(vb, REG_EDT_V(e2), pop);
+                    gb = select(gb, REG_EDT_G(e2), pop);
+                    top += pop;
+                    REG_EDT_GATHER(e2, base, max(top - 2, 0));
+                    const REG_EDT_FLOATN f = REG_EDT_TO_FLOATN(select(at, ab, pop)) * scale2;
+                    int out[REG_EDT_LANES];
+                    REG_EDT_VSTORE(REG_EDT_AS_INTN(squared ? f : sqrt(f)), 0, out);
+                    _Pragma("unroll") for (int i = 0; i < REG_EDT_LANES; ++i) {
+                        block[i * REG_EDT_BLOCK + (x - start)] = out[i];
+                    }
+                }
+                for (int i = 0; i < REG_EDT_LANES; ++i) {
+                    __global int *line = base + (size_t)i * (size_t)width;
+                    for (int c = 0; c < end - start; ++c) line[start + c] = block[i * REG_EDT_BLOCK + c];
+                }
+            }
             continue;
         }
-        int eb = top > 0 ? line[top - 1] : 0;
-        for (int x = width - 1; x >= 0; --x) {
-            REG_EDT_SEEK(line, x);
-            line[x] = as_int(reg_edt_value(x, vt, gt, integral, sy2, sx2, scale2, squared));
+#endif
+        for (int j = 0; j < count; ++j) {
+            __global int *line = base + (size_t)j * (size_t)width;
+            int top = tops[j], vt = vts[j], gt = gts[j];
+            if (top < 0) {
+                for (int x = 0; x < width; ++x) line[x] = as_int(INFINITY);
+            } else if (integral) {
+                reg_edt_walk w = reg_edt_walk_start(line, top, vt, gt);
+                for (int x = width - 1; x >= 0; --x) {
+                    line[x] = as_int(reg_edt_finish(reg_edt_walk_step(&w, line, x), scale2, squared));
+                }
+            } else {
+                int eb = top > 0 ? line[top - 1] : 0;
+                for (int x = width - 1; x >= 0; --x) {
+                    REG_EDT_SEEK(line, x);
+                    line[x] = as_int(reg_edt_value(x, vt, gt, integral, sy2, sx2, scale2, squared));
+                }
+            }
         }
     }
 }
@@ -285,16 +459,23 @@ __kernel void edt_rows_staged(__global int *restrict data,
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     }
 
+    // The walk: on the integral path one select step per x (no divergent inner loop across the
+    // work-items of a warp); on the float path REG_EDT_SEEK.
+    const int empty = top < 0;
     int eb = top > 0 ? line[top - 1] : 0;
+    reg_edt_walk walk = {0, 0, 0, 0, 0, 0};
+    if (active && !empty && integral) walk = reg_edt_walk_start(line, top, vt, gt);
     const int last = ((width - 1) / REG_EDT_TILE) * REG_EDT_TILE;
     for (int x0 = last; x0 >= 0; x0 -= REG_EDT_TILE) {
         const int span = min(REG_EDT_TILE, width - x0);
         if (active) {
             for (int c = span - 1; c >= 0; --c) {
-                if (top < 0) {
+                const int x = x0 + c;
+                if (empty) {
                     mine[c] = as_int(INFINITY);
+                } else if (integral) {
+                    mine[c] = as_int(reg_edt_finish(reg_edt_walk_step(&walk, line, x), scale2, squared));
                 } else {
-                    const int x = x0 + c;
                     REG_EDT_SEEK(line, x);
                     mine[c] = as_int(reg_edt_value(x, vt, gt, integral, sy2, sx2, scale2, squared));
                 }

@@ -25,6 +25,35 @@ public enum HostMemory {
         }
     }
 
+    /// Readies fresh memory that is about to be overwritten in full, such as the array a large
+    /// read-back lands in, so that the copy into it does not stop at every page.
+    ///
+    /// A new large allocation has no pages yet: writing it takes one page fault per 4 KiB page, and
+    /// on Linux that cost ≈ 0.3 s for 671 MB here, several times the copy itself. This asks for
+    /// transparent huge pages on the region's 2 MiB-aligned interior (`MADV_HUGEPAGE`: one fault per
+    /// 2 MiB, and a faster `free` later) and then faults every page in with one call
+    /// (`MADV_POPULATE_WRITE`, Linux 5.14+). Neither reads nor changes the contents. A no-op below
+    /// 4 MiB, without Glibc, and for whichever advice the kernel does not know.
+    public static func prepareForOverwrite(_ region: UnsafeMutableRawBufferPointer) {
+        #if canImport(Glibc)
+        guard let base = region.baseAddress, region.count >= 4 << 20 else { return }
+        let start = UInt(bitPattern: base), end = start + UInt(region.count)
+        let huge = UInt(2 << 20)
+        let hugeStart = (start + huge - 1) & ~(huge - 1), hugeEnd = end & ~(huge - 1)
+        if hugeEnd > hugeStart {
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: hugeStart), Int(hugeEnd - hugeStart), Int32(MADV_HUGEPAGE))
+        }
+        let page = UInt(max(sysconf(Int32(_SC_PAGESIZE)), 4096))
+        let first = start & ~(page - 1)
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(end - first), populateWrite)
+        #endif
+    }
+
+    #if canImport(Glibc)
+    /// `MADV_POPULATE_WRITE` (Linux 5.14), spelled out for C libraries whose headers predate it.
+    private static let populateWrite: Int32 = 23
+    #endif
+
     #if canImport(Glibc)
     private static let RLIMIT_AS_VALUE = __rlimit_resource_t(RLIMIT_AS.rawValue)
     #endif
