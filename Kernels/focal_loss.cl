@@ -347,6 +347,66 @@ inline ulong reg_positive_samples(__global const targets_t *targets, realv y, ul
     return positives;
 }
 
+// The lanes of a mask as the bits of a uint (bit j for lane j).
+inline uint reg_lane_bits(intv mask) {
+#if VECTOR_WIDTH == 1
+    return mask != 0;
+#else
+    const uintv bits = as_uintv(mask) & ((uintv)(1u) << REG_LANES);
+#if VECTOR_WIDTH == 16
+    const uint8 eighths = bits.lo | bits.hi;
+    const uint4 quarter = eighths.lo | eighths.hi;
+#elif VECTOR_WIDTH == 8
+    const uint4 quarter = bits.lo | bits.hi;
+#else
+    const uintv quarter = bits;
+#endif
+#if VECTOR_WIDTH >= 4
+    const uint2 pair = quarter.lo | quarter.hi;
+#else
+    const uint2 pair = quarter;
+#endif
+    return pair.x | pair.y;
+#endif
+}
+
+// Under item partials a work-item walks its elements in order, so it counts each sample with a
+// positive target once, at its first positive target, from the lanes' bits and a carry, with no
+// look-back: within a vector the samples' rows split the lanes into segments (a new one at every
+// row start, and at lane 0); a segment's first positive lane counts unless the segment continues
+// a row that already had a positive target (*carry, for lane 0's row when it began earlier).
+//   ends    the last lane of each segment, so that every segment has a set bit in positive | ends;
+//   lowest  = m & ~(m − starts) with m = positive | ends: the lowest set bit of m in each segment
+//           (subtracting a segment's start bit borrows only up to that bit, never into the next
+//           segment);
+// the counted lanes are lowest & positive. *carry becomes whether the last lane's row has a
+// positive target so far. pattern: bits 0, C, 2C, … (below 64), shifted to this vector's row starts.
+inline uint reg_first_positives(realv y, uint phase, uint classes, ulong pattern, int *carry) {
+    const uint lanes = (1u << VECTOR_WIDTH) - 1u;
+    const uint positive = reg_lane_bits(y > 0.0f);
+    const uint skip = phase == 0 ? 0u : classes - phase; // lanes before the first row start
+    const uint rows = skip < VECTOR_WIDTH ? (uint)(pattern << skip) & lanes : 0u;
+    const uint starts = rows | 1u;
+    const uint ends = (starts >> 1) | (1u << (VECTOR_WIDTH - 1));
+    const uint marks = positive | ends;
+    uint counted = marks & ~(marks - starts) & positive;
+    const int continued = (rows & 1u) == 0 && *carry; // lane 0's row began earlier with a positive
+    if (continued) counted &= ~((ends & (0u - ends)) * 2u - 1u); // not its first segment again
+    const uint last = 31u - clz(starts);
+    *carry = (positive >> last) != 0 || (last == 0 && continued);
+    return popcount(counted);
+}
+
+// Whether the row holding element `first` has a positive target before it (a work-item's carry
+// at the start of its chunk): at most C − 1 targets, a vector at a time.
+inline int reg_positive_before(__global const targets_t *targets, ulong first, uint classes) {
+    int found = 0;
+    for (ulong k = first - first % classes; k < first; k += VECTOR_WIDTH) {
+        found |= REG_ANY(reg_load_targets(targets, k, first) > 0.0f);
+    }
+    return found;
+}
+
 // α arrives as a table of C rows of REG_ALPHA_LANES: row φ holds α of classes φ, φ + 1, … (mod C),
 // the classes of a vector's lanes when its first element has class φ (FocalLossRoutine writes it).
 #define REG_ALPHA_LANES 16
@@ -390,19 +450,27 @@ __kernel void focal_detection(__global const logits_t *logits,
     realv loss_hi = REG_V(0.0f), loss_lo = REG_V(0.0f), dsigma_hi = REG_V(0.0f), dsigma_lo = REG_V(0.0f);
     intv finite = REG_TRUE, flagged = !REG_TRUE;
     ulong positives = 0;
+#if ITEM_PARTIALS
+    ulong pattern = 0;
+    for (uint k = 0; k < 64; k += classes) pattern |= 1ul << k;
+    int carry = reg_positive_before(targets, min(get_global_id(0) * chunk * VECTOR_WIDTH, elements), classes);
+#endif
     REG_FOR_VECTORS(v, (elements + VECTOR_WIDTH - 1) / VECTOR_WIDTH) {
         const ulong first = v * VECTOR_WIDTH;
+        const uint phase = (uint)(first % classes); // the class of the vector's first element
         realv z = reg_load_logits(logits, first, elements);
         realv y = reg_load_targets(targets, first, elements);
-#if !ITEM_PARTIALS
+#if ITEM_PARTIALS
+        positives += reg_first_positives(y, phase, classes, pattern, &carry);
+#else
         positives += reg_positive_samples(targets, y, first, elements, classes);
 #endif
         // α of each lane's class: the classes repeat along the row-major [N, C] layout, so the
-        // lanes' α is row `first mod C` of the host's table.
+        // lanes' α is row φ = phase of the host's table.
 #if VECTOR_WIDTH == 1
-        const realv a = alpha[(first % classes) * REG_ALPHA_LANES];
+        const realv a = alpha[phase * REG_ALPHA_LANES];
 #else
-        const realv a = REG_VLOAD(0, alpha + (first % classes) * REG_ALPHA_LANES);
+        const realv a = REG_VLOAD(0, alpha + phase * REG_ALPHA_LANES);
 #endif
         const intv present = REG_LANES < (uint)min(elements - first, (ulong)VECTOR_WIDTH); // lanes past the end: weight 0
         intv ok = isfinite(z) & (y >= 0.0f) & (y <= 1.0f);
@@ -429,8 +497,7 @@ __kernel void focal_detection(__global const logits_t *logits,
     if (REG_ANY(flagged)) invalid[0] = 1;
     if (REG_ANY(!finite)) invalid[1] = 1; // a float32 overflow from finite inputs: the host recomputes
     const float4 sums = (float4)(reg_sum_lanes(loss_hi, loss_lo), reg_sum_lanes(dsigma_hi, dsigma_lo));
-    // counts.x stays 0: the host knows N. Item partials leave positives to count_positive_rows
-    // (the look-back above is scalar work in every vector that holds a positive).
+    // counts.x stays 0: the host knows N.
     reg_write_partials(partial_sums, partial_counts, scratch_sums, scratch_counts, sums, (ulong2)(0, positives));
 }
 
@@ -644,8 +711,7 @@ __kernel void count_positive_rows(__global const targets_t *targets,
 // One work-group: reduces `groups` partials in a fixed order (item j takes j, j + size, …, then
 // the tree). Writes the (loss hi, lo, ∂σ hi, lo) sums and the (count, positives) counts, and the
 // gradient's scale: `write_scale` 1 gives gradient_scale / count (0 when count = 0), 2 gives
-// gradient_scale / max(positives, 1); 0 leaves scale[0] as the host wrote it. `write_counts` 0
-// keeps the counts a pre-pass already wrote (detection positives under item partials).
+// gradient_scale / max(positives, 1); 0 leaves scale[0] as the host wrote it.
 __kernel void finish_sums(__global const float4 *partial_sums,
                           __global const ulong2 *partial_counts,
                           const uint groups,
@@ -654,7 +720,6 @@ __kernel void finish_sums(__global const float4 *partial_sums,
                           const float gradient_scale,
                           const int write_scale,
                           __global float *scale,
-                          const int write_counts,
                           __local float4 *scratch_sums,
                           __local ulong2 *scratch_counts) {
     float4 mine = (float4)(0.0f);
@@ -668,7 +733,7 @@ __kernel void finish_sums(__global const float4 *partial_sums,
     if (get_local_id(0) == 0) {
         const ulong2 total = scratch_counts[0];
         result_sums[0] = scratch_sums[0];
-        if (write_counts) result_count[0] = total;
+        result_count[0] = total;
         if (write_scale == 1) scale[0] = total.x > 0 ? gradient_scale / (float)total.x : 0.0f;
         if (write_scale == 2) scale[0] = gradient_scale / (float)max(total.y, (ulong)1);
     }

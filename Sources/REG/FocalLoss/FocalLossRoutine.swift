@@ -315,10 +315,9 @@ package final class FocalLossRoutine: DeviceRoutine {
         var events: [Event] = []
         try problem.invalid.fill(0)
 
-        // Detection under item partials counts its positive rows here whatever the mean needs: the
-        // main kernel leaves them out (finish_sums then keeps these counts).
-        let countsFirst = kernelVariant.itemPartials && problem.labels == nil
-        if problem.scaleMode != 0 || countsFirst {
+        // A pre-pass only when the mean's M must be known before the gradient is written; the main
+        // kernel counts as well, and its counts are the ones read back.
+        if problem.scaleMode != 0 {
             // Detection counts positive rows (its samples are known); segmentation counts labels.
             let counter = problem.labels == nil ? main.countPositiveRows : countLabels
             var count = KernelArguments(counter)
@@ -332,7 +331,7 @@ package final class FocalLossRoutine: DeviceRoutine {
             let counting = countLaunch(input)
             try count.value(UInt64(counting.chunk))
             events.append(try counter.launch(global: [counting.global], local: [countGroupSize]))
-            events.append(try finish(problem, groups: counting.partials, scaleMode: problem.scaleMode, writeCounts: true))
+            events.append(try finish(problem, groups: counting.partials, scaleMode: problem.scaleMode))
             problem.lastStages = events.map { ("counts", $0) }
         }
         if problem.scaleMode == 0 {
@@ -376,12 +375,12 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.value(UInt64(launch.chunk))
         if events.isEmpty { problem.lastStages = [] }
         events.append(try main.kernel.launch(global: [launch.global], local: [main.workGroupSize]))
-        events.append(try finish(problem, groups: launch.partials, scaleMode: 0, writeCounts: !countsFirst))
+        events.append(try finish(problem, groups: launch.partials, scaleMode: 0))
         problem.lastStages += [("main", events[events.count - 2]), ("finish", events[events.count - 1])]
         return events
     }
 
-    private func finish(_ problem: Prepared, groups: Int, scaleMode: Int32, writeCounts: Bool) throws(OpenCLError) -> Event {
+    private func finish(_ problem: Prepared, groups: Int, scaleMode: Int32) throws(OpenCLError) -> Event {
         var arguments = KernelArguments(finishSums)
         try arguments.buffer(problem.partialSums)
         try arguments.buffer(problem.partialCounts)
@@ -391,7 +390,6 @@ package final class FocalLossRoutine: DeviceRoutine {
         try arguments.value(problem.shape.settings.gradientScale)
         try arguments.value(scaleMode)
         try arguments.buffer(problem.scale)
-        try arguments.value(Int32(writeCounts ? 1 : 0))
         try arguments.local(finishGroupSize * MemoryLayout<SIMD4<Float>>.stride)
         try arguments.local(finishGroupSize * MemoryLayout<SIMD2<UInt64>>.stride)
         return try finishSums.launch(global: [finishGroupSize], local: [finishGroupSize])
