@@ -40,14 +40,6 @@ public enum FloatView {
         }
     }
 
-    /// The index of the first element (widened) for which `predicate` holds.
-    func firstIndex(where predicate: (Float) -> Bool) -> Int? {
-        switch self {
-        case .float32(let view): view.firstIndex(where: predicate)
-        case .float16(let view): view.firstIndex { predicate(Float($0)) }
-        }
-    }
-
     /// The elements `range`, as a view of the same memory.
     func slice(_ range: Range<Int>) -> FloatView {
         switch self {

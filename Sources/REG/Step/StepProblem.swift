@@ -147,27 +147,27 @@ struct StepProblem {
         if let d = detection?.batch {
             let classes = d.classes
             func at(_ i: Int) -> [Int] { [i / classes, i % classes] }
-            if let i = d.logits.firstIndex(where: { !$0.isFinite }) {
+            if let i = d.logits.firstIndex(outside: .finite) {
                 throw InvalidArgument("det_logits", index: at(i), "must be finite, got \(d.logits[i])")
             }
-            if let i = d.targets.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+            if let i = d.targets.firstIndex(outside: 0...1) {
                 throw InvalidArgument("det_targets", index: at(i), "must be in [0, 1], got \(d.targets[i])")
             }
-            if let sigma = d.sigma, let i = sigma.firstIndex(where: { !($0 >= 0 && $0 <= FocalLoss.maximumSigma) }) {
+            if let sigma = d.sigma, let i = sigma.firstIndex(outside: 0...FocalLoss.maximumSigma) {
                 throw InvalidArgument("det_sigma", index: at(i), "must be finite and in [0, \(FocalLoss.maximumSigma)], got \(sigma[i])")
             }
         }
         if let s = segmentation?.batch {
             let plane = s.height * s.width
             func at(_ i: Int) -> [Int] { [i / (s.classes * plane), (i / plane) % s.classes, (i % plane) / s.width, i % s.width] }
-            if let i = s.logits.firstIndex(where: { !$0.isFinite }) {
+            if let i = s.logits.firstIndex(outside: .finite) {
                 throw InvalidArgument("seg_logits", index: at(i), "must be finite, got \(s.logits[i])")
             }
             if let i = s.labels.firstIndex(where: { Int($0) > s.classes && $0 != LabelMap.ignore }) {
                 throw InvalidArgument("seg_labels", index: [i / plane, (i % plane) / s.width, i % s.width],
                                       "is \(s.labels[i]); labels are 0 (background), 1…\(s.classes) (classes) or 255 (ignore)")
             }
-            if let sigma = s.sigma, let i = sigma.firstIndex(where: { !($0 >= 0 && $0 <= FocalLoss.maximumSigma) }) {
+            if let sigma = s.sigma, let i = sigma.firstIndex(outside: 0...FocalLoss.maximumSigma) {
                 throw InvalidArgument("seg_sigma", index: at(i), "must be finite and in [0, \(FocalLoss.maximumSigma)], got \(sigma[i])")
             }
         }
