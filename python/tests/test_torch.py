@@ -4,8 +4,10 @@ two-process gloo run equal to one process on the whole batch."""
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
+import sys
 
 import numpy as np
 import pytest
@@ -146,34 +148,47 @@ def _ddp_worker(rank: int, world: int, port: int, library: str, out: str, normal
     torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                                          world_size=world)
     try:
-        import reg.torch as rt_
-
-        det, seg = batch()
-        # This worker's shard: whole images (samples of its images, all boxes) and whole label maps.
-        images = det["det_points"][:, 0].long()
-        mine = (images % world) == rank
-        model = torch.nn.parallel.DistributedDataParallel(_model())
-        features = _features()
-        det_logits, seg_logits = _heads(model, features)
-        shard = dict(det_logits=det_logits[mine], det_targets=det["det_targets"][mine],
-                     det_points=det["det_points"][mine], det_boxes=det["det_boxes"], det_images=det["det_images"],
-                     seg_logits=seg_logits[rank::world], seg_labels=seg["seg_labels"][rank::world])
-        loss_fn = rt_.REGLoss(reg.TaskSettings(normalizer=normalizers[0]),
-                              reg.TaskSettings(activation="softmax", normalizer=normalizers[1]),
-                              lambda_=0.7, engine=reg.Engine("reference"))
-        loss = loss_fn(**shard)
-        loss.backward()  # DDP averages the parameter gradients over the two workers
-        total = loss.detach().clone()
-        torch.distributed.all_reduce(total)
-        if rank == 0:
-            grads = {name: p.grad.numpy() for name, p in model.module.named_parameters()}
-            np.savez(out, total=float(total) / world, **grads)
+        _ddp_shard_step(rank, world, out, normalizers)
         # Both ranks done before either tears gloo down: a rank that exits while its peer still
-        # talks can abort the peer's gloo thread ("terminate called without an active exception").
+        # talks can abort the peer's gloo thread.
         torch.distributed.barrier()
-        del model
     finally:
         torch.distributed.destroy_process_group()
+    # The step's tensors, the DDP module and its reducer are gone (the function returned; the
+    # collection frees their cycles) while the interpreter is whole. The worker then leaves without
+    # Python's finalisation: a gloo thread that still drops a tensor then needs the GIL, and taking
+    # it during finalisation aborts the process ("terminate called without an active exception",
+    # seen once in CI, in torch's teardown after this worker's work was done). Failures above raise
+    # before this line and reach mp.spawn as usual.
+    gc.collect()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _ddp_shard_step(rank: int, world: int, out: str, normalizers) -> None:
+    import reg.torch as rt_
+
+    det, seg = batch()
+    # This worker's shard: whole images (samples of its images, all boxes) and whole label maps.
+    images = det["det_points"][:, 0].long()
+    mine = (images % world) == rank
+    model = torch.nn.parallel.DistributedDataParallel(_model())
+    features = _features()
+    det_logits, seg_logits = _heads(model, features)
+    shard = dict(det_logits=det_logits[mine], det_targets=det["det_targets"][mine],
+                 det_points=det["det_points"][mine], det_boxes=det["det_boxes"], det_images=det["det_images"],
+                 seg_logits=seg_logits[rank::world], seg_labels=seg["seg_labels"][rank::world])
+    loss_fn = rt_.REGLoss(reg.TaskSettings(normalizer=normalizers[0]),
+                          reg.TaskSettings(activation="softmax", normalizer=normalizers[1]),
+                          lambda_=0.7, engine=reg.Engine("reference"))
+    loss = loss_fn(**shard)
+    loss.backward()  # DDP averages the parameter gradients over the two workers
+    total = loss.detach().clone()
+    torch.distributed.all_reduce(total)
+    if rank == 0:
+        grads = {name: p.grad.numpy() for name, p in model.module.named_parameters()}
+        np.savez(out, total=float(total) / world, **grads)
 
 
 def _model() -> "torch.nn.Module":
