@@ -12,8 +12,10 @@
 //      P_q(x) = sx²(x − q)² + sy²·g(y, q)² over the columns q that have a class pixel
 //      (Felzenszwalb–Huttenlocher / Meijster), then each x reads its minimum off the envelope.
 //      On the integral path that walk down the envelope is one select step per x (no inner loop,
-//      no data-dependent branch), and on CPU devices the walks of 16 rows run as the lanes of one
-//      vector; building the envelope (pushes and pops) stays one row at a time.
+//      no data-dependent branch). On CPU devices, on the integral path, REG_EDT_LANES rows run as
+//      the lanes of one vector for both steps: the envelopes are built together with breakpoints
+//      compared as fractions (no division; reg_edt_build_lanes), compressed row by row to integer
+//      starts (reg_edt_compress), then walked together.
 //
 // Both kernels work in one buffer: edt_columns writes g as int into the output, edt_rows reads a
 // row of g and overwrites it with the float result. The envelope's stack lives in place in the row
@@ -280,6 +282,8 @@ inline float reg_edt_finish(int d2, float scale2, int squared) {
 #define REG_EDT_VSTORE vstore16
 #define REG_EDT_TO_FLOATN convert_float16
 #define REG_EDT_AS_INTN as_int16
+#define REG_EDT_TO_LONGN convert_long16
+#define REG_EDT_TO_INTN convert_int16
 #elif REG_EDT_LANES == 8
 #define REG_EDT_INTN int8
 #define REG_EDT_FLOATN float8
@@ -287,6 +291,8 @@ inline float reg_edt_finish(int d2, float scale2, int squared) {
 #define REG_EDT_VSTORE vstore8
 #define REG_EDT_TO_FLOATN convert_float8
 #define REG_EDT_AS_INTN as_int8
+#define REG_EDT_TO_LONGN convert_long8
+#define REG_EDT_TO_INTN convert_int8
 #elif REG_EDT_LANES == 4
 #define REG_EDT_INTN int4
 #define REG_EDT_FLOATN float4
@@ -294,6 +300,8 @@ inline float reg_edt_finish(int d2, float scale2, int squared) {
 #define REG_EDT_VSTORE vstore4
 #define REG_EDT_TO_FLOATN convert_float4
 #define REG_EDT_AS_INTN as_int4
+#define REG_EDT_TO_LONGN convert_long4
+#define REG_EDT_TO_INTN convert_int4
 #elif REG_EDT_LANES == 2
 #define REG_EDT_INTN int2
 #define REG_EDT_FLOATN float2
@@ -301,6 +309,8 @@ inline float reg_edt_finish(int d2, float scale2, int squared) {
 #define REG_EDT_VSTORE vstore2
 #define REG_EDT_TO_FLOATN convert_float2
 #define REG_EDT_AS_INTN as_int2
+#define REG_EDT_TO_LONGN convert_long2
+#define REG_EDT_TO_INTN convert_int2
 #elif REG_EDT_LANES != 1
 #error "REG_EDT_LANES must be 1, 2, 4, 8 or 16"
 #endif
@@ -321,6 +331,123 @@ inline float reg_edt_finish(int d2, float scale2, int squared) {
         }                                                                                          \
         (result) = REG_EDT_VLOAD(0, got_);                                                         \
     } while (0)
+
+// Stores, for every lane i, value[i] into slot slot[i] of row i (rows `width` apart from `first`).
+#define REG_EDT_SCATTER(first, slot, value)                                                        \
+    do {                                                                                           \
+        int at_[REG_EDT_LANES], put_[REG_EDT_LANES];                                               \
+        REG_EDT_VSTORE((slot), 0, at_);                                                            \
+        REG_EDT_VSTORE((value), 0, put_);                                                          \
+        _Pragma("unroll") for (int i_ = 0; i_ < REG_EDT_LANES; ++i_) {                             \
+            (first)[(size_t)i_ * (size_t)width + (size_t)at_[i_]] = put_[i_];                      \
+        }                                                                                          \
+    } while (0)
+
+#if REG_EDT_LANES > 1
+// Whether any lane of a comparison result (-1 where true) is set: an OR fold then one test, so
+// that the loop branch below is one branch (`any` compiled to one branch per lane pair on PoCL).
+inline int reg_edt_any2(int2 p) { return (p.x | p.y) < 0; }
+inline int reg_edt_any4(int4 p) { return reg_edt_any2(p.lo | p.hi); }
+inline int reg_edt_any8(int8 p) { return reg_edt_any4(p.lo | p.hi); }
+inline int reg_edt_any16(int16 p) { return reg_edt_any8(p.lo | p.hi); }
+#define REG_EDT_ANY_(n) reg_edt_any##n
+#define REG_EDT_ANY(n) REG_EDT_ANY_(n)
+
+// a·b ≤ c·d in every lane, the products in 64 bits (each factor below 2^31 in magnitude).
+#define REG_EDT_PRODUCT_LE(a, b, c, d)                                                             \
+    REG_EDT_TO_INTN(REG_EDT_TO_LONGN(a) * REG_EDT_TO_LONGN(b) <= REG_EDT_TO_LONGN(c) * REG_EDT_TO_LONGN(d))
+
+// The envelopes of REG_EDT_LANES rows at once (integral path), row i in lane i, stacks in place
+// as REG_EDT_BUILD keeps them. Building one row is a chain of data-dependent pushes and pops that
+// a CPU mispredicts; here the rows' steps run together as vector selects, and the only branch left
+// is "does some lane pop again", once per column for all the rows.
+//
+// Division-free: each entry carries its breakpoint against the entry below as the fraction
+// s = n / d (n = g² − g_b² + v² − v_b², d = 2(v − v_b) > 0; −∞, written −1/0, for the bottom
+// entry), and the top is popped when the new parabola's breakpoint against it is ≤ the top's own:
+// n·d_t ≤ n_t·d, compared exactly in 64 bits. That is the envelope over the reals
+// (Felzenszwalb–Huttenlocher): it can keep entries lowest on no integer x, which
+// reg_edt_compress removes. A new parabola is kept only if it becomes lowest before the last
+// pixel (s < width − 1, as REG_EDT_PUSH's start < width). Registers hold the top entry (vt, gt,
+// nt, dt), the one below it (vb, gb, nb, db) and the one below that (v2, g2), so a pop gathers
+// one entry from memory (slot top − 3) and a push scatters one (slot top + 1 ≤ u, the column just
+// read, or a slot above the stack). Leaves each lane's top slot in tops (−1: no class pixel).
+inline void reg_edt_build_lanes(__global int *base, int width, int *tops) {
+    REG_EDT_INTN top = (REG_EDT_INTN)(-1), vt = 0, gt = 0, nt = -1, dt = 0;
+    REG_EDT_INTN vb = 0, gb = 0, nb = -1, db = 0, v2 = 0, g2 = 0;
+    for (int u = 0; u < width; ++u) {
+        const REG_EDT_INTN un = (REG_EDT_INTN)(u);
+        REG_EDT_INTN gu;
+        REG_EDT_GATHER(gu, base, un);
+        const REG_EDT_INTN valid = gu < (REG_EDT_INTN)(REG_EDT_NONE);
+        const REG_EDT_INTN gu2 = gu * gu;
+        REG_EDT_INTN n, d;
+        for (;;) {
+            n = gu2 - gt * gt + (un - vt) * (un + vt);
+            d = 2 * (un - vt);
+            const REG_EDT_INTN pop = valid & (top >= 0) & REG_EDT_PRODUCT_LE(n, dt, nt, d);
+            if (!REG_EDT_ANY(REG_EDT_LANES)(pop)) break;
+            REG_EDT_INTN e3;
+            REG_EDT_GATHER(e3, base, max(top - 3, 0));
+            const REG_EDT_INTN v3 = REG_EDT_V(e3), g3 = REG_EDT_G(e3), has3 = top >= 3;
+            const REG_EDT_INTN n2 = select((REG_EDT_INTN)(-1), g2 * g2 - g3 * g3 + (v2 - v3) * (v2 + v3), has3);
+            const REG_EDT_INTN d2 = select((REG_EDT_INTN)(0), 2 * (v2 - v3), has3);
+            vt = select(vt, vb, pop);
+            gt = select(gt, gb, pop);
+            nt = select(nt, nb, pop);
+            dt = select(dt, db, pop);
+            vb = select(vb, v2, pop);
+            gb = select(gb, g2, pop);
+            nb = select(nb, n2, pop);
+            db = select(db, d2, pop);
+            v2 = select(v2, v3, pop);
+            g2 = select(g2, g3, pop);
+            top += pop;   // comparisons are -1 where true
+        }
+        const REG_EDT_INTN empty = top < 0;
+        // (width − 1)·d ≤ 32767 · 65534 < 2^31.
+        const REG_EDT_INTN push = valid & (empty | (n < (width - 1) * d));
+        REG_EDT_SCATTER(base, top + 1, (un << 16) | gu);
+        v2 = select(v2, vb, push);
+        g2 = select(g2, gb, push);
+        vb = select(vb, vt, push);
+        gb = select(gb, gt, push);
+        nb = select(nb, nt, push);
+        db = select(db, dt, push);
+        vt = select(vt, un, push);
+        gt = select(gt, gu, push);
+        nt = select(nt, select(n, (REG_EDT_INTN)(-1), empty), push);
+        dt = select(dt, select(d, (REG_EDT_INTN)(0), empty), push);
+        top -= push;
+    }
+    REG_EDT_VSTORE(top, 0, tops);
+}
+#endif
+
+// Turns an envelope over the reals (slots 0…top, from reg_edt_build_lanes) into the one
+// REG_EDT_BUILD leaves: the entries lowest on at least one integer x, whose integer starts then
+// increase strictly from 0. Entry k's start is z_k = max(⌊s_k⌋ + 1, 0) (z_0 = 0, z_{top+1} = width),
+// s_k its breakpoint against entry k − 1 (exact floor division), and entry k is kept when
+// z_k < z_{k+1}. Dropping an entry with no integer x does not move the next one's integer start:
+// its breakpoint against the entry kept below lies in [s_k, s_{k+1}], an interval with no integer
+// above s_k, so it has the same floor. Entries move down only (slot m ≤ k). Returns the new top.
+inline int reg_edt_compress(__global int *line, int top, int width) {
+    int kept = 0, start = 0, previous = line[0];
+    for (int k = 1; k <= top + 1; ++k) {
+        int next = width, entry = 0;
+        if (k <= top) {
+            entry = line[k];
+            const int v = REG_EDT_V(entry), g = REG_EDT_G(entry);
+            const int vb = REG_EDT_V(previous), gb = REG_EDT_G(previous);
+            next = max(reg_edt_floor_div(g * g - gb * gb + (v - vb) * (v + vb), 2 * (v - vb)) + 1, 0);
+        }
+        line[kept] = previous;
+        kept += start < next;
+        start = max(start, next);
+        previous = entry;
+    }
+    return kept - 1;
+}
 
 // Phase 2, direct: each work-item takes REG_EDT_LANES consecutive rows at a time and reads and
 // writes them in global memory in order (the layout CPU devices want: the rows stream through one
@@ -344,6 +471,20 @@ __kernel void edt_rows(__global int *restrict data,
         __global int *base = data + first * (size_t)width;
         int tops[REG_EDT_LANES], vts[REG_EDT_LANES], gts[REG_EDT_LANES];
         int least = 0;
+#if REG_EDT_LANES > 1
+        if (integral && count == REG_EDT_LANES) {
+            reg_edt_build_lanes(base, width, tops);
+            for (int j = 0; j < count; ++j) {
+                __global int *line = base + (size_t)j * (size_t)width;
+                const int top = tops[j] > 0 ? reg_edt_compress(line, tops[j], width) : tops[j];
+                const int e = line[max(top, 0)];
+                tops[j] = top;
+                vts[j] = REG_EDT_V(e);
+                gts[j] = REG_EDT_G(e);
+                least = min(least, top);
+            }
+        } else
+#endif
         for (int j = 0; j < count; ++j) {
             __global int *line = base + (size_t)j * (size_t)width;
             int top = -1, vt = 0, gt = 0, zt = 0;

@@ -162,6 +162,29 @@ struct DistanceTransformTests {
         try Self.checkAgainstBruteForce(maps, engines: try Self.engines())
     }
 
+    /// One class pixel (or none) per column and class, at a height drawn per column, or on a
+    /// diagonal: along a row the columns' heights g then jump at random or step by a fixed slope,
+    /// which makes the row pass pop often, tie on integer breakpoints and keep parabolas lowest on
+    /// no pixel — the cases the lane build (8 rows at once, breakpoints over the reals) and its
+    /// compression to integer starts must get exactly right. 2·2·67 rows: whole 8-row groups and a
+    /// partial one (built one row at a time).
+    @Test("Rows built as vector lanes: one class pixel per column at random or diagonal heights",
+          arguments: [0, 1, 2, 3, 5])
+    func laneBuild(slope: Int) throws {
+        let (height, width) = (67, 101)
+        var maps = LabelMaps(batch: 2, height: height, width: width, classes: 2)
+        var random = SplitMix64(seed: UInt64(40 + slope))
+        for b in 0..<2 {
+            for x in 0..<width {
+                for k in 1...2 where Double.random(in: 0..<1, using: &random) < 0.8 {
+                    let y = slope == 0 ? Int.random(in: 0..<height, using: &random) : (x * slope + 17 * k) % height
+                    maps[b, y, x] = UInt8(k)
+                }
+            }
+        }
+        try Self.checkAgainstBruteForce(maps, engines: try Self.engines())
+    }
+
     @Test("Anisotropic spacing", arguments: [
         PixelSpacing(y: 2, x: 0.5), PixelSpacing(y: 1, x: 3), PixelSpacing(y: 0.7, x: 1.3),
         PixelSpacing(y: 3.9, x: 0.11), PixelSpacing(y: 0.25, x: 0.25), PixelSpacing(y: 1.7, x: 1.7),

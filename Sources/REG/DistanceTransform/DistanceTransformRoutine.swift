@@ -64,10 +64,13 @@ package final class DistanceTransformRoutine: DeviceRoutine {
 
     /// Columns of the local tile of `edt_rows_staged` (REG_EDT_TILE in the kernel).
     static let tileColumns = 32
-    /// Rows a work-item of `edt_rows` takes at a time: their walks run as the lanes of one
-    /// OpenCL vector (REG_EDT_LANES in the kernel; 16 measured fastest on PoCL with AVX-512).
-    static let rowLanes = 16
-    /// Work-groups per compute unit the CPU row pass aims for (a work-item takes 16 rows, so the
+    /// Rows a work-item of `edt_rows` takes at a time: their envelope builds and walks run as the
+    /// lanes of one OpenCL vector (REG_EDT_LANES in the kernel). 8 measured fastest on PoCL with
+    /// AVX-512 (2026-12-06, docs/benchmarks-notes.md): 16 rows of a width that is a multiple of
+    /// 1024 floats start 4 KiB apart, all in one set of an 8-way L1 cache, and the lanes' gathers
+    /// then miss it (16 lanes: the same time at 512² × 5 × 8, 1.7× the time at 2048²).
+    static let rowLanes = 8
+    /// Work-groups per compute unit the CPU row pass aims for (a work-item takes `rowLanes` rows, so the
     /// configured group size alone can leave cores idle or unevenly loaded).
     static let rowGroupsPerComputeUnit = 8
     /// Columns per work-item of `edt_columns_strip` (REG_EDT_STRIP in the kernel).
