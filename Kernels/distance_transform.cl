@@ -14,8 +14,8 @@
 //      On the integral path that walk down the envelope is one select step per x (no inner loop,
 //      no data-dependent branch). On CPU devices, on the integral path, REG_EDT_LANES rows run as
 //      the lanes of one vector for both steps: the envelopes are built together with breakpoints
-//      compared as fractions (no division; reg_edt_build_lanes), compressed row by row to integer
-//      starts (reg_edt_compress), then walked together.
+//      compared as fractions (no division; reg_edt_build_lanes), compressed to integer starts
+//      (reg_edt_compress_lanes), then walked together.
 //
 // Both kernels work in one buffer: edt_columns writes g as int into the output, edt_rows reads a
 // row of g and overwrites it with the float result. The envelope's stack lives in place in the row
@@ -367,7 +367,7 @@ inline int reg_edt_any16(int16 p) { return reg_edt_any8(p.lo | p.hi); }
 // entry), and the top is popped when the new parabola's breakpoint against it is ≤ the top's own:
 // n·d_t ≤ n_t·d, compared exactly in 64 bits. That is the envelope over the reals
 // (Felzenszwalb–Huttenlocher): it can keep entries lowest on no integer x, which
-// reg_edt_compress removes. A new parabola is kept only if it becomes lowest before the last
+// reg_edt_compress_lanes removes. A new parabola is kept only if it becomes lowest before the last
 // pixel (s < width − 1, as REG_EDT_PUSH's start < width). Registers hold the top entry (vt, gt,
 // nt, dt), the one below it (vb, gb, nb, db) and the one below that (v2, g2), so a pop gathers
 // one entry from memory (slot top − 3) and a push scatters one (slot top + 1 ≤ u, the column just
@@ -426,32 +426,55 @@ inline void reg_edt_build_lanes(__global int *base, int width, int *tops) {
     }
     REG_EDT_VSTORE(top, 0, tops);
 }
-#endif
 
-// Turns an envelope over the reals (slots 0…top, from reg_edt_build_lanes) into the one
-// REG_EDT_BUILD leaves: the entries lowest on at least one integer x, whose integer starts then
-// increase strictly from 0. Entry k's start is z_k = max(⌊s_k⌋ + 1, 0) (z_0 = 0, z_{top+1} = width),
-// s_k its breakpoint against entry k − 1 (exact floor division), and entry k is kept when
-// z_k < z_{k+1}. Dropping an entry with no integer x does not move the next one's integer start:
-// its breakpoint against the entry kept below lies in [s_k, s_{k+1}], an interval with no integer
-// above s_k, so it has the same floor. Entries move down only (slot m ≤ k). Returns the new top.
-inline int reg_edt_compress(__global int *line, int top, int width) {
-    int kept = 0, start = 0, previous = line[0];
-    for (int k = 1; k <= top + 1; ++k) {
-        int next = width, entry = 0;
-        if (k <= top) {
-            entry = line[k];
-            const int v = REG_EDT_V(entry), g = REG_EDT_G(entry);
-            const int vb = REG_EDT_V(previous), gb = REG_EDT_G(previous);
-            next = max(reg_edt_floor_div(g * g - gb * gb + (v - vb) * (v + vb), 2 * (v - vb)) + 1, 0);
-        }
-        line[kept] = previous;
-        kept += start < next;
-        start = max(start, next);
-        previous = entry;
-    }
-    return kept - 1;
+// ⌊n / d⌋ in every lane, exact where it lies in [−1, width − 1) (d ≥ 2); below, some integer
+// ≤ −1; above, some integer ≥ width − 1. The float quotient, clamped to [−1, width − 1] before
+// its conversion, is within 0.02 of n/d there (|n/d| ≤ 2^15, OpenCL's division within 2.5 ulp, the
+// conversion of n within 0.5 ulp), so its floor is off by at most one, which two integer tests
+// correct ((f + 1)·d ≤ width · 65534 < 2^31). Integer division has no vector instruction.
+inline REG_EDT_INTN reg_edt_floor_div_lanes(REG_EDT_INTN n, REG_EDT_INTN d, int width) {
+    const REG_EDT_FLOATN q = REG_EDT_TO_FLOATN(n) / REG_EDT_TO_FLOATN(d);
+    REG_EDT_INTN f = REG_EDT_TO_INTN(floor(fmin(fmax(q, -1.0f), (float)(width - 1))));
+    f += f * d > n;          // comparisons are -1 where true
+    f -= (f + 1) * d <= n;
+    return f;
 }
+
+// Turns the lanes' envelopes over the reals (slots 0…tops[i] of row i, from
+// reg_edt_build_lanes) into the ones REG_EDT_BUILD leaves: the entries lowest on at least one
+// integer x, whose integer starts then increase strictly from 0. Entry k's start is
+// z_k = max(⌊s_k⌋ + 1, 0) (z_0 = 0, z_{top+1} = width), s_k its breakpoint against entry k − 1,
+// and entry k is kept when z_k < z_{k+1}. Dropping an entry with no integer x does not move the
+// next one's integer start: its breakpoint against the entry kept below lies in [s_k, s_{k+1}], an
+// interval with no integer above s_k, so it has the same floor. Every kept s_k < width − 1 (the
+// build's test), so ⌊s_k⌋ is exact or, below −1, gives z_k = 0 all the same. The lanes step
+// through the slots together, each until its own top; a lane that is done, or empty, writes
+// only at its slot kept (one past its new top, or its own slot 0 unchanged). Entries move down only
+// (slot kept ≤ k). Leaves the new tops in tops.
+inline void reg_edt_compress_lanes(__global int *base, int width, int *tops) {
+    const REG_EDT_INTN top = REG_EDT_VLOAD(0, tops);
+    int last = -1;
+    for (int j = 0; j < REG_EDT_LANES; ++j) last = max(last, tops[j]);
+    REG_EDT_INTN kept = 0, start = 0, previous;
+    REG_EDT_GATHER(previous, base, (REG_EDT_INTN)(0));
+    for (int k = 1; k <= last + 1; ++k) {
+        const REG_EDT_INTN slot = (REG_EDT_INTN)(k);
+        const REG_EDT_INTN active = slot <= top + 1, inside = slot <= top;
+        REG_EDT_INTN entry;
+        REG_EDT_GATHER(entry, base, (REG_EDT_INTN)(min(k, width - 1)));
+        const REG_EDT_INTN v = REG_EDT_V(entry), g = REG_EDT_G(entry);
+        const REG_EDT_INTN vb = REG_EDT_V(previous), gb = REG_EDT_G(previous);
+        const REG_EDT_INTN n = g * g - gb * gb + (v - vb) * (v + vb), d = max(2 * (v - vb), 2);
+        const REG_EDT_INTN next =
+            select((REG_EDT_INTN)(width), max(reg_edt_floor_div_lanes(n, d, width) + 1, 0), inside);
+        REG_EDT_SCATTER(base, kept, previous);
+        kept -= active & (start < next);
+        start = select(start, max(start, next), active);
+        previous = select(previous, entry, active);
+    }
+    REG_EDT_VSTORE(select(top, kept - 1, top > 0), 0, tops);
+}
+#endif
 
 // Phase 2, direct: each work-item takes REG_EDT_LANES consecutive rows at a time and reads and
 // writes them in global memory in order (the layout CPU devices want: the rows stream through one
@@ -478,14 +501,12 @@ __kernel void edt_rows(__global int *restrict data,
 #if REG_EDT_LANES > 1
         if (integral && count == REG_EDT_LANES) {
             reg_edt_build_lanes(base, width, tops);
+            reg_edt_compress_lanes(base, width, tops);
             for (int j = 0; j < count; ++j) {
-                __global int *line = base + (size_t)j * (size_t)width;
-                const int top = tops[j] > 0 ? reg_edt_compress(line, tops[j], width) : tops[j];
-                const int e = line[max(top, 0)];
-                tops[j] = top;
+                const int e = base[(size_t)j * (size_t)width + (size_t)max(tops[j], 0)];
                 vts[j] = REG_EDT_V(e);
                 gts[j] = REG_EDT_G(e);
-                least = min(least, top);
+                least = min(least, tops[j]);
             }
         } else
 #endif

@@ -167,11 +167,11 @@ struct DistanceTransformTests {
     /// which makes the row pass pop often, tie on integer breakpoints and keep parabolas lowest on
     /// no pixel — the cases the lane build (8 rows at once, breakpoints over the reals) and its
     /// compression to integer starts must get exactly right. 2·2·67 rows: whole 8-row groups and a
-    /// partial one (built one row at a time).
+    /// partial one (built one row at a time). 301 × 9: heights up to 300 in 9 columns put most
+    /// breakpoints hundreds of pixels outside the row.
     @Test("Rows built as vector lanes: one class pixel per column at random or diagonal heights",
-          arguments: [0, 1, 2, 3, 5])
-    func laneBuild(slope: Int) throws {
-        let (height, width) = (67, 101)
+          arguments: [(0, 67, 101), (1, 67, 101), (2, 67, 101), (3, 67, 101), (5, 67, 101), (0, 301, 9)])
+    func laneBuild(slope: Int, height: Int, width: Int) throws {
         var maps = LabelMaps(batch: 2, height: height, width: width, classes: 2)
         var random = SplitMix64(seed: UInt64(40 + slope))
         for b in 0..<2 {
