@@ -70,25 +70,24 @@ __kernel void edt_columns(__global const uchar *restrict labels,
     if (bad && k == 0 && active) *bad_label = 1;
 }
 
-// Phase 1 for CPU devices. Global size [⌈W / REG_EDT_STRIP⌉, B·C]: one work-item sweeps a strip of
-// REG_EDT_STRIP columns row by row, its inner loops over contiguous columns (which LLVM
-// vectorises), the previous row's values read back from the output. One work-item per column
-// would walk each column alone at a stride of a whole row: one cache line and one TLB entry per
-// pixel, several times slower on a CPU.
-#ifndef REG_EDT_STRIP
-#define REG_EDT_STRIP 256
-#endif
-
+// Phase 1 for CPU devices. Global size [⌈W / strip⌉, B·C]: one work-item sweeps a strip of
+// `strip` columns row by row, its inner loops over contiguous columns (which LLVM vectorises), the
+// previous row read back from the output. One work-item per column would walk each column alone
+// at a stride of a whole row: one cache line and one TLB entry per pixel, several times slower on
+// a CPU. The host makes strips as wide as the parallelism allows (whole rows when there are planes
+// enough for the cores): a strip narrower than the row makes each row's segment a separate
+// stream, which the CPU's prefetchers follow less well.
 __kernel void edt_columns_strip(__global const uchar *restrict labels,
                                 __global int *restrict g,
                                 const int classes,
                                 const int height,
                                 const int width,
-                                __global int *restrict bad_label) {
-    const int x0 = (int)get_global_id(0) * REG_EDT_STRIP;
+                                __global int *restrict bad_label,
+                                const int strip) {
+    const int x0 = (int)get_global_id(0) * strip;
     const int p = (int)get_global_id(1);
     if (x0 >= width) return;
-    const int span = min(REG_EDT_STRIP, width - x0);
+    const int span = min(strip, width - x0);
     const int b = p / classes;
     const int k = p - b * classes;
     const uchar cls = (uchar)(k + 1);

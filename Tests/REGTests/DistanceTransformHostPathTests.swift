@@ -110,6 +110,29 @@ struct DistanceTransformHostPathTests {
         }
     }
 
+    @Test("Column strips: whole rows when the planes fill the compute units, else even strips")
+    func columnStrips() {
+        #expect(DistanceTransformRoutine.stripColumns(width: 512, planes: 40, computeUnits: 2) == 512)
+        #expect(DistanceTransformRoutine.stripColumns(width: 2048, planes: 8, computeUnits: 2) == 2048)
+        #expect(DistanceTransformRoutine.stripColumns(width: 512, planes: 1, computeUnits: 2) == 64)
+        #expect(DistanceTransformRoutine.stripColumns(width: 4096, planes: 3, computeUnits: 16) == 192)
+        #expect(DistanceTransformRoutine.stripColumns(width: 100, planes: 1, computeUnits: 8) == 112)
+        for width in 1...300 {
+            for planes in 1...12 {
+                for units in [1, 2, 3, 8, 64] {
+                    let strip = DistanceTransformRoutine.stripColumns(width: width, planes: planes, computeUnits: units)
+                    let strips = (width + strip - 1) / strip
+                    // Multiples of 16, no empty strip, no strip narrower than 64 columns unless the
+                    // row is, and whole rows once the planes alone give 4 work-items per unit.
+                    #expect(strip % 16 == 0 && strip >= 16 && (strips - 1) * strip < width,
+                            "width \(width), planes \(planes), units \(units): strip \(strip)")
+                    #expect(strips == 1 || width / strips >= 64 - 15)
+                    if planes >= 4 * units { #expect(strips == 1) }
+                }
+            }
+        }
+    }
+
     @Test("Same-size calls allocate the workspace once and give the same bits every time")
     func workspaceKept() throws {
         let engine = try Engines.device()
