@@ -356,6 +356,21 @@ inline int reg_edt_any16(int16 p) { return reg_edt_any8(p.lo | p.hi); }
 #define REG_EDT_PRODUCT_LE(a, b, c, d)                                                             \
     REG_EDT_TO_INTN(REG_EDT_TO_LONGN(a) * REG_EDT_TO_LONGN(b) <= REG_EDT_TO_LONGN(c) * REG_EDT_TO_LONGN(d))
 
+// One stack entry in every lane: column v, height g, breakpoint n / d against the entry below.
+typedef struct {
+    REG_EDT_INTN v, g, n, d;
+} reg_edt_lanes_entry;
+
+// `taken` in the lanes where `where` is set (-1), `kept` elsewhere.
+inline reg_edt_lanes_entry reg_edt_pick(reg_edt_lanes_entry kept, reg_edt_lanes_entry taken, REG_EDT_INTN where) {
+    reg_edt_lanes_entry e;
+    e.v = select(kept.v, taken.v, where);
+    e.g = select(kept.g, taken.g, where);
+    e.n = select(kept.n, taken.n, where);
+    e.d = select(kept.d, taken.d, where);
+    return e;
+}
+
 // The envelopes of REG_EDT_LANES rows at once (integral path), row i in lane i, stacks in place
 // as REG_EDT_BUILD keeps them. Building one row is a chain of data-dependent pushes and pops that
 // a CPU mispredicts; here the rows' steps run together as vector selects, and the only branch left
@@ -367,13 +382,15 @@ inline int reg_edt_any16(int16 p) { return reg_edt_any8(p.lo | p.hi); }
 // n·d_t ≤ n_t·d, compared exactly in 64 bits. That is the envelope over the reals
 // (Felzenszwalb–Huttenlocher): it can keep entries lowest on no integer x, which
 // reg_edt_compress_lanes removes. A new parabola is kept only if it becomes lowest before the last
-// pixel (s < width − 1, as REG_EDT_PUSH's start < width). Registers hold the top entry (vt, gt,
-// nt, dt), the one below it (vb, gb, nb, db) and the one below that (v2, g2), so a pop gathers
-// one entry from memory (slot top − 3) and a push scatters one (slot top + 1 ≤ u, the column just
-// read, or a slot above the stack). Leaves each lane's top slot in tops (−1: no class pixel).
+// pixel (s < width − 1, as REG_EDT_PUSH's start < width). Registers hold the top entry, the one
+// below it and the one below that, so a pop gathers one entry from memory (slot top − 3) and a
+// push scatters one (slot top + 1 ≤ u, the column just read, or a slot above the stack). Leaves
+// each lane's top slot in tops (−1: no class pixel).
 inline void reg_edt_build_lanes(__global int *base, int width, int *tops) {
-    REG_EDT_INTN top = (REG_EDT_INTN)(-1), vt = 0, gt = 0, nt = -1, dt = 0;
-    REG_EDT_INTN vb = 0, gb = 0, nb = -1, db = 0, v2 = 0, g2 = 0;
+    const reg_edt_lanes_entry none = {(REG_EDT_INTN)(0), (REG_EDT_INTN)(0), (REG_EDT_INTN)(-1), (REG_EDT_INTN)(0)};   // breakpoint −1/0: −∞, the bottom's
+    REG_EDT_INTN top = (REG_EDT_INTN)(-1);
+    // The top entry, the one below it and the one below that (whose n and d are not kept).
+    reg_edt_lanes_entry t = none, b = none, c = none;
     for (int u = 0; u < width; ++u) {
         const REG_EDT_INTN un = (REG_EDT_INTN)(u);
         REG_EDT_INTN gu;
@@ -383,44 +400,34 @@ inline void reg_edt_build_lanes(__global int *base, int width, int *tops) {
         // whole column of a plane, so the lanes' rows (one plane, or two) mostly agree, and about
         // half the columns of the benchmark's maps are skipped here for all the rows at once.
         if (!REG_EDT_ANY(REG_EDT_LANES)(valid)) continue;
-        const REG_EDT_INTN gu2 = gu * gu;
-        REG_EDT_INTN n, d;
+        // The new parabola's breakpoint n / d against the top.
+        reg_edt_lanes_entry p = {un, gu, (REG_EDT_INTN)(0), (REG_EDT_INTN)(0)};
         for (;;) {
-            n = gu2 - gt * gt + (un - vt) * (un + vt);
-            d = 2 * (un - vt);
-            const REG_EDT_INTN pop = valid & (top >= 0) & REG_EDT_PRODUCT_LE(n, dt, nt, d);
+            p.n = gu * gu - t.g * t.g + (un - t.v) * (un + t.v);
+            p.d = 2 * (un - t.v);
+            const REG_EDT_INTN pop = valid & (top >= 0) & REG_EDT_PRODUCT_LE(p.n, t.d, t.n, p.d);
             if (!REG_EDT_ANY(REG_EDT_LANES)(pop)) break;
-            REG_EDT_INTN e3;
-            REG_EDT_GATHER(e3, base, max(top - 3, 0));
-            const REG_EDT_INTN v3 = REG_EDT_V(e3), g3 = REG_EDT_G(e3), has3 = top >= 3;
-            const REG_EDT_INTN n2 = select((REG_EDT_INTN)(-1), g2 * g2 - g3 * g3 + (v2 - v3) * (v2 + v3), has3);
-            const REG_EDT_INTN d2 = select((REG_EDT_INTN)(0), 2 * (v2 - v3), has3);
-            vt = select(vt, vb, pop);
-            gt = select(gt, gb, pop);
-            nt = select(nt, nb, pop);
-            dt = select(dt, db, pop);
-            vb = select(vb, v2, pop);
-            gb = select(gb, g2, pop);
-            nb = select(nb, n2, pop);
-            db = select(db, d2, pop);
-            v2 = select(v2, v3, pop);
-            g2 = select(g2, g3, pop);
+            REG_EDT_INTN e;
+            REG_EDT_GATHER(e, base, max(top - 3, 0));
+            const reg_edt_lanes_entry below = {REG_EDT_V(e), REG_EDT_G(e), (REG_EDT_INTN)(0), (REG_EDT_INTN)(0)};
+            // c moves up to b's place, with its breakpoint against the entry gathered below it.
+            const REG_EDT_INTN has = top >= 3;
+            c.n = select((REG_EDT_INTN)(-1), c.g * c.g - below.g * below.g + (c.v - below.v) * (c.v + below.v), has);
+            c.d = select((REG_EDT_INTN)(0), 2 * (c.v - below.v), has);
+            t = reg_edt_pick(t, b, pop);
+            b = reg_edt_pick(b, c, pop);
+            c = reg_edt_pick(c, below, pop);
             top += pop;   // comparisons are -1 where true
         }
         const REG_EDT_INTN empty = top < 0;
         // (width − 1)·d ≤ 32767 · 65534 < 2^31.
-        const REG_EDT_INTN push = valid & (empty | (n < (width - 1) * d));
+        const REG_EDT_INTN push = valid & (empty | (p.n < (width - 1) * p.d));
         REG_EDT_SCATTER(base, top + 1, (un << 16) | gu);
-        v2 = select(v2, vb, push);
-        g2 = select(g2, gb, push);
-        vb = select(vb, vt, push);
-        gb = select(gb, gt, push);
-        nb = select(nb, nt, push);
-        db = select(db, dt, push);
-        vt = select(vt, un, push);
-        gt = select(gt, gu, push);
-        nt = select(nt, select(n, (REG_EDT_INTN)(-1), empty), push);
-        dt = select(dt, select(d, (REG_EDT_INTN)(0), empty), push);
+        p.n = select(p.n, (REG_EDT_INTN)(-1), empty);
+        p.d = select(p.d, (REG_EDT_INTN)(0), empty);
+        c = reg_edt_pick(c, b, push);
+        b = reg_edt_pick(b, t, push);
+        t = reg_edt_pick(t, p, push);
         top -= push;
     }
     REG_EDT_VSTORE(top, 0, tops);
