@@ -387,7 +387,8 @@ inline reg_edt_lanes_entry reg_edt_pick(reg_edt_lanes_entry kept, reg_edt_lanes_
 // push scatters one (slot top + 1 ≤ u, the column just read, or a slot above the stack). Leaves
 // each lane's top slot in tops (−1: no class pixel).
 inline void reg_edt_build_lanes(__global int *base, int width, int *tops) {
-    const reg_edt_lanes_entry none = {(REG_EDT_INTN)(0), (REG_EDT_INTN)(0), (REG_EDT_INTN)(-1), (REG_EDT_INTN)(0)};   // breakpoint −1/0: −∞, the bottom's
+    // Breakpoint −1/0: −∞, the bottom entry's.
+    const reg_edt_lanes_entry none = {(REG_EDT_INTN)(0), (REG_EDT_INTN)(0), (REG_EDT_INTN)(-1), (REG_EDT_INTN)(0)};
     REG_EDT_INTN top = (REG_EDT_INTN)(-1);
     // The top entry, the one below it and the one below that (whose n and d are not kept).
     reg_edt_lanes_entry t = none, b = none, c = none;
