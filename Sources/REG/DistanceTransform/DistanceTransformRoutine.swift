@@ -68,7 +68,7 @@ package final class DistanceTransformRoutine: DeviceRoutine {
     /// lanes of one OpenCL vector (REG_EDT_LANES in the kernel). 8 measured fastest on PoCL with
     /// AVX-512 (2026-12-06, docs/benchmarks-notes.md): 16 rows of a width that is a multiple of
     /// 1024 floats start 4 KiB apart, all in one set of an 8-way L1 cache, and the lanes' gathers
-    /// then miss it (16 lanes: the same time at 512² × 5 × 8, 1.7× the time at 2048²).
+    /// then miss it (16 lanes, row pass of 8 × S² × 5: about the same at 512², 2× the time at 2048²).
     static let rowLanes = 8
     /// Work-groups per compute unit the CPU row pass aims for (a work-item takes `rowLanes` rows, so the
     /// configured group size alone can leave cores idle or unevenly loaded).
